@@ -1,0 +1,68 @@
+"""Reading official-schema dataset files (JSON arrays or JSONL), shared by the builders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tinker_explorer.errors import UserError
+
+SPLITS = ("train", "dev")
+
+
+def read_records(path: Path) -> list[dict]:
+    """Records of a .json (array) or .jsonl file; errors name the file (and line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    if path.suffix == ".json" and text.lstrip().startswith("["):
+        try:
+            recs = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    else:
+        recs = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                recs.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+    if not all(isinstance(r, dict) for r in recs):
+        raise UserError(f"{path}: expected JSON objects (one record each)")
+    return recs
+
+
+def split_of(path: Path) -> str | None:
+    name = path.name.lower()
+    for s in SPLITS:
+        if name.startswith(s):
+            return s
+    return None
+
+
+def find_split_files(input_path: str | Path) -> dict[str, Path]:
+    """Map split name -> file for a file or a directory of ``train*``/``dev*`` .json/.jsonl files."""
+    p = Path(input_path)
+    if not p.exists():
+        raise UserError(f"{p}: no such file or directory")
+    if p.is_file():
+        s = split_of(p)
+        if s is None:
+            raise UserError(f"{p}: cannot tell the split from the file name; name it train*.json(l) or dev*.json(l)")
+        return {s: p}
+    found: dict[str, Path] = {}
+    for f in sorted(p.iterdir()):
+        if f.suffix in (".json", ".jsonl") and (s := split_of(f)) and s not in found:
+            found[s] = f
+    if not found:
+        raise UserError(f"{p}: no train*.json(l) or dev*.json(l) files in this directory")
+    return found
+
+
+def require_fields(rec: dict, fields: tuple[str, ...], where: str) -> None:
+    missing = [f for f in fields if f not in rec]
+    if missing:
+        raise UserError(f"{where}: record lacks field(s) {', '.join(missing)}; is this the right --source?")

@@ -1,0 +1,1 @@
+"""Training: shared GRPO pieces (advantages, run records) and the SFT / GRPO loops."""
