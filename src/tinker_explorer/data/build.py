@@ -82,7 +82,9 @@ def build(cfg: BuildConfig) -> dict:
         tasks = _select(splits.get(split, []), n, cfg.seed, split, notes)
         if cfg.pool_size and cfg.source != "synthetic":
             from tinker_explorer.data.pools import pad_pools
-            tasks = pad_pools(tasks, cfg.pool_size, seed=cfg.seed, preview_tokens=cfg.preview_tokens)
+            pad_notes: list[str] = []
+            tasks = pad_pools(tasks, cfg.pool_size, seed=cfg.seed, preview_tokens=cfg.preview_tokens, notes=pad_notes)
+            notes.extend(f"{split}: {n}" for n in pad_notes)
         count = save_tasks(tasks, out / fname)
         files[fname] = {"count": count, "sha256": sha256(out / fname)}
     manifest = {"schema": SCHEMA_VERSION, "config": {k: v for k, v in asdict(cfg).items() if k != "out"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tinker_explorer.errors import UserError
@@ -36,15 +37,18 @@ def read_records(path: Path) -> list[dict]:
 
 
 def split_of(path: Path) -> str | None:
+    """``train*``/``dev*`` first; else a ``train``/``dev`` word anywhere in the name, as in the
+    official releases (``hotpot_dev_distractor_v1.json``, ``musique_ans_v1.0_train.jsonl``)."""
     name = path.name.lower()
     for s in SPLITS:
         if name.startswith(s):
             return s
-    return None
+    found = set(re.findall(r"(?<![a-z])(train|dev)(?![a-z])", name))
+    return found.pop() if len(found) == 1 else None  # both or neither: ambiguous
 
 
 def find_split_files(input_path: str | Path) -> dict[str, Path]:
-    """Map split name -> file for a file or a directory of ``train*``/``dev*`` .json/.jsonl files."""
+    """Map split name -> file for a file or a directory of train/dev .json/.jsonl files (see split_of)."""
     p = Path(input_path)
     if not p.exists():
         raise UserError(f"{p}: no such file or directory")

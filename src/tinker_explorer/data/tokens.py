@@ -1,7 +1,7 @@
 """The reading-cost unit.
 
 A *token* is a maximal run of word characters (``\\w+``, Unicode-aware) or a single
-non-space, non-word character. "Missoula, Montana (1946)" is 7 tokens:
+non-space, non-word character. "Missoula, Montana (1946)" is 6 tokens:
 ``Missoula , Montana ( 1946 )``. The unit is deterministic, tokenizer-independent
 and close to a subword count for English prose (a 2Wiki paragraph averages ~70).
 Every budget, cost and "tokens read" number in this project is in this unit.

