@@ -1,0 +1,211 @@
+"""`tinker-explorer leaves`: the ablation harness, in autoresearch's discipline.
+
+Fixed and read-only (``HARNESS``): the tasks (2Wiki train, split once into a training part
+and a held-out part by a fixed seed; dev is never used here, it is for final numbers), the
+metric (token F1 on the held-out part, bootstrap CI), the reading budget and the time limit
+per experiment. Mutable: one file per leaf in ``leaves/`` with a ``DESCRIPTION`` and a
+``configure(cfg) -> cfg`` that edits the compact trainer's config. ``leaves run LEAF``
+trains and evaluates each seed and appends a row per seed to ``leaves/results.tsv``;
+``leaves summary`` prints the ledger per leaf with paired comparisons against the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinker_explorer.errors import UserError
+
+LEDGER_COLUMNS = ("commit", "leaf", "seed", "f1", "f1_ci_low", "f1_ci_high", "em", "tokens_read", "seconds",
+                  "status", "description")
+
+
+@dataclass(frozen=True)
+class Harness:
+    """The fixed evaluation every leaf is measured by. Do not edit per experiment."""
+
+    train_tasks: str = "data_out/2wiki/train.jsonl"
+    holdout_fraction: float = 0.25  # of train, held out for the leaf metric
+    split_seed: int = 12345
+    budget: int = 2000
+    time_limit_s: float = 240.0  # per experiment (one seed)
+    baseline_leaf: str = "f1_honest"
+    leaves_dir: str = "leaves"
+
+
+HARNESS = Harness()
+
+
+def split_train(tasks: list, h: Harness = HARNESS) -> tuple[list, list]:
+    rng = np.random.default_rng(h.split_seed)
+    idx = rng.permutation(len(tasks))
+    n_hold = int(round(len(tasks) * h.holdout_fraction))
+    hold = set(idx[:n_hold].tolist())
+    return [t for i, t in enumerate(tasks) if i not in hold], [t for i, t in enumerate(tasks) if i in hold]
+
+
+def load_leaf(name: str, h: Harness = HARNESS):
+    path = Path(h.leaves_dir) / f"{name}.py"
+    if not path.is_file():
+        have = sorted(p.stem for p in Path(h.leaves_dir).glob("*.py") if not p.stem.startswith("_"))
+        raise UserError(f"no leaf {name!r} ({path}); leaves here: {', '.join(have) or 'none'}")
+    spec = importlib.util.spec_from_file_location(f"leaf_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    if not callable(getattr(mod, "configure", None)):
+        raise UserError(f"{path}: a leaf must define configure(cfg) -> cfg")
+    return mod
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def read_ledger(h: Harness = HARNESS) -> list[dict]:
+    p = Path(h.leaves_dir) / "results.tsv"
+    if not p.exists():
+        return []
+    with open(p, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def append_row(row: dict, h: Harness = HARNESS) -> None:
+    p = Path(h.leaves_dir) / "results.tsv"
+    new = not p.exists()
+    with open(p, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LEDGER_COLUMNS, delimiter="\t")
+        if new:
+            w.writeheader()
+        w.writerow({k: row.get(k, "") for k in LEDGER_COLUMNS})
+
+
+def _baseline_mean(ledger: list[dict], h: Harness) -> float | None:
+    vals = [float(r["f1"]) for r in ledger if r["leaf"] == h.baseline_leaf and r["status"] != "crash"]
+    return float(np.mean(vals)) if vals else None
+
+
+def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, progress: bool = True) -> list[dict]:
+    """Train + evaluate one leaf per seed under the fixed harness; append a ledger row per seed."""
+    from tinker_explorer.data.schema import load_tasks
+    from tinker_explorer.env import EnvConfig
+    from tinker_explorer.eval.runner import run_episodes, summarize
+    from tinker_explorer.policies import get_policy
+    from tinker_explorer.policies.compact.train import CompactTrainConfig, train_compact
+
+    trainer = trainer or train_compact
+    leaf = load_leaf(name, h)
+    train_all = load_tasks(h.train_tasks)
+    train, hold = split_train(train_all, h)
+    results_dir = Path(h.leaves_dir) / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        run_dir = Path(h.leaves_dir) / "runs" / f"{name}_s{seed}"
+        cfg = leaf.configure(CompactTrainConfig(seed=seed, budget=h.budget, time_limit_s=h.time_limit_s))
+        row = {"commit": _commit(), "leaf": name, "seed": seed, "description": getattr(leaf, "DESCRIPTION", "")}
+        try:
+            if run_dir.exists():
+                import shutil
+                shutil.rmtree(run_dir)  # a leaf run is always from scratch: its records are regenerated
+            ckpt = trainer(cfg, train, hold[:100], run_dir, resume=False, progress=progress)
+            # the metric is fixed: F1 on the held-out part, at the harness budget, honest env
+            policy = get_policy("compact", checkpoint=str(ckpt))
+            trajs = run_episodes(policy, hold, EnvConfig(budget=h.budget), seed=seed)
+            res = summarize(trajs, policy=f"compact[{name}]", extra={"leaf": name, "seed": seed})
+            (results_dir / f"{name}_s{seed}.json").write_text(json.dumps(res) + "\n")
+            row.update(f1=f"{res['f1']:.4f}", f1_ci_low=f"{res['f1_ci'][0]:.4f}", f1_ci_high=f"{res['f1_ci'][1]:.4f}",
+                       em=f"{res['em']:.4f}", tokens_read=f"{res['avg_tokens_read']:.1f}")
+            base = _baseline_mean(read_ledger(h), h)
+            row["status"] = "keep" if base is None or res["f1"] >= base else "discard"
+        except UserError:
+            raise
+        except Exception as e:  # an experiment that crashes is recorded, not hidden
+            traceback.print_exc()
+            row.update(status="crash", description=f"{row['description']} [crash: {type(e).__name__}: {e}]")
+        row["seconds"] = f"{time.perf_counter() - t0:.0f}"
+        append_row(row, h)
+        rows.append(row)
+        print(f"leaf {name} seed {seed}: F1 {row.get('f1', '-')} tokens {row.get('tokens_read', '-')} "
+              f"{row['status']} ({row['seconds']} s)")
+    return rows
+
+
+def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
+    """Per-leaf table: mean F1 over seeds, seed spread, reading cost, paired diff vs baseline (per-task F1
+    averaged over seeds, paired bootstrap over the held-out tasks)."""
+    from tinker_explorer.eval.metrics import paired_bootstrap
+    ledger = read_ledger(h)
+    if not ledger:
+        raise UserError(f"{Path(h.leaves_dir) / 'results.tsv'}: empty ledger; run `tinker-explorer leaves run LEAF`")
+    leaves = list(dict.fromkeys(r["leaf"] for r in ledger))
+
+    def per_task(leaf: str) -> dict[str, float]:
+        acc: dict[str, list[float]] = {}
+        for r in ledger:
+            if r["leaf"] != leaf or r["status"] == "crash":
+                continue
+            p = Path(h.leaves_dir) / "results" / f"{leaf}_s{r['seed']}.json"
+            if p.exists():
+                for t in json.loads(p.read_text())["per_task"]:
+                    acc.setdefault(t["task_id"], []).append(t["f1"])
+        return {k: float(np.mean(v)) for k, v in acc.items()}
+
+    base = per_task(h.baseline_leaf)
+    rows = []
+    for leaf in leaves:
+        rs = [r for r in ledger if r["leaf"] == leaf and r["status"] != "crash"]
+        f1s = [float(r["f1"]) for r in rs]
+        row = {"leaf": leaf, "seeds": len(rs), "crashes": sum(r["status"] == "crash" for r in ledger if r["leaf"] == leaf),
+               "f1_mean": float(np.mean(f1s)) if f1s else float("nan"),
+               "f1_seed_sd": float(np.std(f1s, ddof=1)) if len(f1s) > 1 else 0.0,
+               "tokens_read": float(np.mean([float(r["tokens_read"]) for r in rs])) if rs else float("nan")}
+        pt = per_task(leaf)
+        shared = [k for k in pt if k in base]
+        if leaf != h.baseline_leaf and shared:
+            c = paired_bootstrap([pt[k] for k in shared], [base[k] for k in shared])
+            row.update(diff_vs_baseline=c["diff"], diff_ci=c["ci"])
+        rows.append(row)
+    head = f"| leaf | seeds | F1 mean (seed sd) | tokens read | F1 - {h.baseline_leaf} [95% CI, paired] |"
+    lines = [head, "|---|---|---|---|---|"]
+    for r in rows:
+        diff = (f"{r['diff_vs_baseline']:+.3f} [{r['diff_ci'][0]:+.3f}, {r['diff_ci'][1]:+.3f}]"
+                if "diff_vs_baseline" in r else "baseline" if r["leaf"] == h.baseline_leaf else "-")
+        lines.append(f"| {r['leaf']} | {r['seeds']}{' (+%d crash)' % r['crashes'] if r['crashes'] else ''} | "
+                     f"{r['f1_mean']:.3f} ({r['f1_seed_sd']:.3f}) | {r['tokens_read']:.0f} | {diff} |")
+    return "\n".join(lines), rows
+
+
+def register(sub) -> None:
+    p = sub.add_parser("leaves", help="ablation harness: run leaves, summarise the ledger",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lsub = p.add_subparsers(dest="leaves_command", metavar="ACTION", required=True)
+    r = lsub.add_parser("run", help="train + evaluate a leaf (one ledger row per seed)")
+    r.add_argument("leaf", help="name of a file leaves/<LEAF>.py")
+    r.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    r.add_argument("--first-seed", type=int, default=0)
+    r.set_defaults(func=lambda a: (run_leaf(a.leaf, list(range(a.first_seed, a.first_seed + a.seeds))), 0)[1])
+    s = lsub.add_parser("summary", help="print the ledger per leaf with paired comparisons")
+    s.add_argument("--out", help="also write the table (Markdown) here")
+    s.set_defaults(func=_cmd_summary)
+
+
+def _cmd_summary(args) -> int:
+    table, _ = summary()
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+    return 0
