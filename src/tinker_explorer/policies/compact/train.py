@@ -1,0 +1,518 @@
+"""Training the compact policy: supervised warm start, then GRPO on ExplorerEnv.
+
+Stage 1 (warm start, from the training tasks' gold):
+  a. *answer scorer*: for every task, the states an oracle reader passes through (nothing opened,
+     then the gold chunks one by one: question-named chunks first, then bridge chunks) give
+     candidate sets; the linear scorer is fit to put its probability on the candidates with the
+     best F1 against the gold answer (this is what learns span boundaries and answer forms).
+  b. *open/stop scorer*: imitates that oracle order; the oracle stops as soon as the answer scorer's
+     expected F1 (computed out-of-fold, 2-fold cross-fitting, so it is honest) is within the reading
+     cost of the rest of the gold chunks of its expected F1 with all of them.
+Stage 2 (GRPO): for each task of a batch, ``group_size`` episodes sampled from the policy in
+ExplorerEnv; reward = the env's episode reward (default ``shaped`` with token_cost 0.0006:
+F1 - 0.0006 x tokens read, so reading has a price; chosen on a train/holdout split of the training
+tasks: 0.0003 read ~300 tokens, 0.001 ~180); advantage = reward - group mean (``train.advantages.grpo_advantages``);
+policy-gradient step on the log-probabilities of the sampled open/stop decisions. The answer stays
+the answer scorer's greedy choice (a supervised model of F1 already; sampling it only adds noise).
+Rollouts answer with the out-of-fold answer scorers of the warm start, so a task's reward never
+comes from a scorer that memorised that task's answer (which would teach "no need to read").
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from tinker_explorer.data.schema import Task, load_tasks
+from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv, gold_answers
+from tinker_explorer.env.rewards import RewardConfig
+from tinker_explorer.env.types import Action
+from tinker_explorer.errors import UserError
+from tinker_explorer.eval.metrics import best_em, best_f1
+from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab, chunk_features
+from tinker_explorer.policies.compact.model import (AnswerScorer, CompactPolicy, Decision, answer_confidence,
+                                                     new_policy, pack, stack_rows)
+from tinker_explorer.train.advantages import grpo_advantages
+from tinker_explorer.train.records import RunRecords
+
+# 0.0006 F1 per token read: a 100-token chunk must raise the expected F1 by 0.06 to be worth opening
+DEFAULT_REWARD = RewardConfig(name="shaped", token_cost=0.0006)
+
+
+@dataclass
+class CompactTrainConfig:
+    reward: RewardConfig = field(default_factory=lambda: DEFAULT_REWARD)
+    budget: int = 2000  # evaluation budget, and the GRPO budget for half of the groups
+    budget_mix: tuple[int, ...] = (100, 200, 400, 800)  # the other half draws from these (budget robustness)
+    max_steps: int = 10
+    honest_status: bool = True
+    seed: int = 0
+    # warm start
+    warm_start: bool = True
+    answer_epochs: int = 4
+    answer_lr: float = 1.0
+    warm_epochs: int = 60
+    warm_lr: float = 0.01
+    hidden: int = 32
+    # GRPO
+    grpo: bool = True
+    steps: int = 80
+    group_size: int = 8
+    batch_size: int = 16
+    lr: float = 0.003
+    answer_folds: int = 2  # cross-fitted answer scorers used for stop targets and GRPO rollouts
+    heuristic_features: bool = True  # feed the rule-based reader's proposals to both scorers
+    eval_every: int = 20
+    val_tasks_max: int = 200
+    time_limit_s: float | None = None  # stop GRPO early (and save) after this many seconds in total
+
+
+# --------------------------------------------------------------------------- oracle states
+@dataclass
+class OracleState:
+    task_idx: int
+    obs: object
+    n_opened: int
+    remaining_gold: list[int]
+    targets: list[int]  # chunk ids the oracle would open next (any of them)
+    cand_f1: np.ndarray
+    remaining_tokens: int
+
+
+def oracle_states(policy: CompactPolicy, tasks: Sequence[Task], budget: int, max_steps: int,
+                  progress: bool = False) -> list[OracleState]:
+    """Walk each task through the oracle reading order, recording every state's candidates."""
+    out = []
+    it = tasks
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(tasks, desc="warm start: oracle states", unit="task")
+    for ti, task in enumerate(it):
+        env = ExplorerEnv(EnvConfig(budget=budget, max_steps=max_steps))
+        obs = env.reset(task)
+        golds = gold_answers(task)
+        remaining = list(task.gold_ids)
+        n_open = 0
+        while True:
+            info = policy.analyse(obs)
+            q_first = [i for i in remaining if i in info.qchunks]
+            if q_first:
+                targets = q_first
+            else:  # bridge chunks: the one named earliest in what was read first
+                targets = sorted(remaining, key=lambda i: (info.first_mention[i], i))[:1] if remaining else []
+            cands = policy.candidates(obs, info)
+            f1 = np.array([best_f1(t, golds) for t in cands.texts], dtype=np.float32)
+            out.append(OracleState(ti, obs, n_open, list(remaining), targets, f1,
+                                   sum(task.chunks[i].n_tokens for i in remaining)))
+            if not remaining or obs.steps_left <= 1:
+                break
+            nxt = targets[0]
+            if task.chunks[nxt].n_tokens > obs.budget_left:
+                break
+            obs = env.step(Action.open(nxt)).observation
+            remaining.remove(nxt)
+            n_open += 1
+    return out
+
+
+# --------------------------------------------------------------------------- answer scorer
+def fit_answer(policy: CompactPolicy, states: Sequence[OracleState], epochs: int, lr: float, seed: int,
+               progress: bool = False, desc: str = "warm start: answer scorer", optimizer: str = "sgd", average: bool = True) -> None:
+    """Max-likelihood of the best-F1 candidate set (states where some candidate scores > 0)."""
+    usable = [s for s in states if len(s.cand_f1) and s.cand_f1.max() > 0]
+    if not usable:
+        return
+    net = policy.answer_net
+    opts = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad, "sgd": torch.optim.SGD}
+    opt = opts[optimizer](net.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    bs = 64
+    n_batches = (len(usable) + bs - 1) // bs
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=epochs * n_batches, desc=desc, unit="batch")
+    # SGD with iterate averaging over the later epochs: plain SGD moves frequent, general features
+    # (context, shape, agreement with the heuristic) more than rare ones (it memorises less than
+    # Adam did on a train/holdout split of the training tasks), and averaging removes its jitter
+    avg, n_avg = None, 0
+    avg_from = max(0, epochs // 2)
+    for ep in range(epochs):
+        order = rng.permutation(len(usable))
+        for b in range(n_batches):
+            batch = [usable[i] for i in order[b * bs:(b + 1) * bs]]
+            cands = [policy.candidates(s.obs) for s in batch]
+            idx, off = pack(cands)
+            scores = net(idx, off)
+            # pad to [states, max candidates]; loss = -log P(best-F1 candidate set)
+            ns = [len(c.texts) for c in cands]
+            row = torch.from_numpy(np.repeat(np.arange(len(ns)), ns))
+            col = torch.from_numpy(np.concatenate([np.arange(n) for n in ns]))
+            best = torch.from_numpy(np.concatenate([s.cand_f1 >= s.cand_f1.max() - 1e-6 for s in batch]))
+            full = torch.full((len(ns), max(ns)), float("-inf")).index_put((row, col), scores)
+            good = torch.full((len(ns), max(ns)), float("-inf")).index_put(
+                (row[best], col[best]), scores[best])
+            loss = (torch.logsumexp(full, 1) - torch.logsumexp(good, 1)).sum()
+            opt.zero_grad()
+            (loss / len(batch)).backward()
+            opt.step()
+            if average and ep >= avg_from:
+                w = net.emb.weight.detach()
+                n_avg += 1
+                avg = w.clone() if avg is None else avg.add_(w - avg, alpha=1.0 / n_avg)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item() / len(batch):.3f}")
+    if bar is not None:
+        bar.close()
+    if avg is not None:
+        with torch.no_grad():
+            net.emb.weight.copy_(avg)
+
+
+def expected_f1(policy: CompactPolicy, states: Sequence[OracleState]) -> tuple[np.ndarray, list[np.ndarray]]:
+    scores = policy.answer_scores([policy.candidates(s.obs) for s in states])
+    ef, conf = [], []
+    for s, sc in zip(states, scores):
+        if len(sc) == 0:
+            ef.append(0.0)
+            conf.append(answer_confidence(sc))
+            continue
+        p = np.exp(sc - sc.max())
+        p /= p.sum()
+        ef.append(float((p * s.cand_f1).sum()))
+        conf.append(answer_confidence(sc))
+    return np.array(ef), conf
+
+
+# --------------------------------------------------------------------------- warm start
+def task_fold(task: Task, k: int) -> int:
+    return zlib.crc32(task.id.encode("utf-8")) % k
+
+
+def warm_start(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainConfig,
+               progress: bool = True) -> tuple[dict, list[AnswerScorer]]:
+    """Fits both scorers of ``policy`` in place; returns metrics and the out-of-fold answer scorers."""
+    t0 = time.perf_counter()
+    states = oracle_states(policy, tasks, cfg.budget, cfg.max_steps, progress=progress)
+    # out-of-fold answer confidence / expected F1 for the stop targets (K-fold cross-fitting);
+    # the fold answer scorers also answer during GRPO rollouts, so that GRPO never sees an answer
+    # scorer that has memorised the answer of the task it is reading
+    fold = np.array([task_fold(t, cfg.answer_folds) for t in tasks])
+    ef = np.zeros(len(states))
+    conf: list = [None] * len(states)
+    fold_nets = []
+    for f in range(cfg.answer_folds):
+        sub = new_policy(policy.lexicon, policy.qvocab, policy.ctxvocab, cfg.hidden, cfg.seed,
+                         use_heuristic=policy.use_heuristic)
+        sub._cache = policy._cache
+        fit_answer(sub, [s for s in states if fold[s.task_idx] != f], cfg.answer_epochs, cfg.answer_lr, cfg.seed,
+                   progress, desc=f"warm start: answer fold {f + 1}/{cfg.answer_folds}")
+        fold_nets.append(sub.answer_net)
+        idx = [k for k, s in enumerate(states) if fold[s.task_idx] == f]
+        e, c = expected_f1(sub, [states[k] for k in idx])
+        for j, k in enumerate(idx):
+            ef[k], conf[k] = e[j], c[j]
+    fit_answer(policy, states, cfg.answer_epochs, cfg.answer_lr, cfg.seed, progress)
+    # stop targets: per task, the expected F1 with every gold chunk read is the last state's
+    final_ef: dict[int, float] = {}
+    for k, s in enumerate(states):
+        final_ef[s.task_idx] = ef[k]
+    rows, targets = [], []
+    done_task: set[int] = set()
+    for k, s in enumerate(states):
+        if s.task_idx in done_task:
+            continue
+        stop = (not s.remaining_gold or not s.targets
+                or ef[k] >= final_ef[s.task_idx] - cfg.reward.token_cost * s.remaining_tokens)
+        info = policy.analyse(s.obs)
+        cf, g, valid = chunk_features(info, policy.lexicon)
+        rows.append((cf, np.concatenate([g, conf[k]]).astype(np.float32), valid))
+        n = cf.shape[0]
+        tgt = [n] if stop else [t for t in s.targets if valid[t]] or [n]
+        targets.append(tgt)
+        if stop:
+            done_task.add(s.task_idx)
+    cf, g, valid = stack_rows(rows)
+    n = cf.shape[1]
+    tmask = torch.zeros((len(rows), n + 1), dtype=torch.bool)
+    for r, tgt in enumerate(targets):
+        for t in tgt:
+            tmask[r, t if t < n else n] = True
+    opt = torch.optim.Adam(policy.chunk_net.parameters(), lr=cfg.warm_lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    loss_v = float("nan")
+    for _ in range(cfg.warm_epochs):
+        perm = torch.randperm(len(rows), generator=gen)
+        for b in range(0, len(rows), 256):
+            ix = perm[b:b + 256]
+            logits = policy.chunk_net(cf[ix], g[ix], valid[ix])
+            lp = torch.log_softmax(logits, 1)
+            loss = -(torch.logsumexp(lp.masked_fill(~tmask[ix], float("-inf")), 1)).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_v = loss.item()
+    stop_frac = float(np.mean([t == [n] or t[0] >= n for t in targets]))
+    return ({"warm_states": len(states), "chunk_states": len(rows), "chunk_loss": loss_v,
+             "oracle_stop_rows": stop_frac, "warm_seconds": time.perf_counter() - t0}, fold_nets)
+
+
+# --------------------------------------------------------------------------- GRPO
+def rollout(policy: CompactPolicy, tasks: Sequence[Task], budgets: Sequence[int], cfg: CompactTrainConfig,
+            rngs: Sequence[np.random.Generator]):
+    """Run one episode per (task, budget, rng) in lockstep; returns per-episode decisions and envs."""
+    envs = [ExplorerEnv(EnvConfig(budget=b, max_steps=cfg.max_steps, reward=cfg.reward,
+                                  honest_status=cfg.honest_status)) for b in budgets]
+    obs = [e.reset(t) for e, t in zip(envs, tasks)]
+    decisions: list[list[Decision]] = [[] for _ in tasks]
+    rewards = np.zeros(len(tasks))
+    live = list(range(len(tasks)))
+    while live:
+        ds = policy.decide([obs[j] for j in live], [rngs[j] for j in live])
+        still = []
+        for j, d in zip(live, ds):
+            forced = obs[j].steps_left <= 1 or not d.valid.any()
+            if not forced:
+                decisions[j].append(d)
+            elif d.cands is not None:  # forced stop: the answer choice still is an action
+                decisions[j].append(dataclasses.replace(d, choice=-1))
+            res = envs[j].step(d.action)
+            obs[j] = res.observation
+            if res.done:
+                rewards[j] = res.reward
+            else:
+                still.append(j)
+        live = still
+    return decisions, envs, rewards
+
+
+def grpo_step(policy: CompactPolicy, fold_nets: Sequence[AnswerScorer], opt: torch.optim.Optimizer,
+              tasks: Sequence[Task], cfg: CompactTrainConfig, step: int) -> dict:
+    t0 = time.perf_counter()
+    rng = np.random.default_rng([cfg.seed, step])
+    pick = rng.choice(len(tasks), size=min(cfg.batch_size, len(tasks)), replace=False)
+    budgets = [cfg.budget if (rng.random() < 0.5 or not cfg.budget_mix) else int(rng.choice(cfg.budget_mix))
+               for _ in pick]
+    ep_tasks = [tasks[i] for i in pick for _ in range(cfg.group_size)]
+    ep_budgets = [b for b in budgets for _ in range(cfg.group_size)]
+    ep_rngs = [np.random.default_rng([cfg.seed, step, k]) for k in range(len(ep_tasks))]
+    decisions: list = [None] * len(ep_tasks)
+    envs: list = [None] * len(ep_tasks)
+    rewards = np.zeros(len(ep_tasks))
+    for f in range(len(fold_nets) or 1):
+        ix = [k for k, t in enumerate(ep_tasks) if not fold_nets or task_fold(t, len(fold_nets)) == f]
+        if not ix:
+            continue
+        view = CompactPolicy(policy.chunk_net, fold_nets[f] if fold_nets else policy.answer_net, policy.lexicon,
+                             policy.qvocab, policy.ctxvocab, sample=True, use_heuristic=policy.use_heuristic)
+        view._cache = policy._cache
+        d, e, r = rollout(view, [ep_tasks[k] for k in ix], [ep_budgets[k] for k in ix], cfg, [ep_rngs[k] for k in ix])
+        for j, k in enumerate(ix):
+            decisions[k], envs[k], rewards[k] = d[j], e[j], r[j]
+    adv, skipped = grpo_advantages(rewards.reshape(len(pick), cfg.group_size))
+    adv = adv.reshape(-1)
+    # policy gradient over the open/stop decisions
+    rows, choices, weights = [], [], []
+    for e, ds in enumerate(decisions):
+        if adv[e] == 0.0:
+            continue
+        for d in ds:
+            if d.choice >= 0:
+                rows.append((d.cf, d.g, d.valid))
+                choices.append(d.choice if d.choice < len(d.valid) else -1)
+                weights.append(adv[e])
+    n_ep = len(ep_tasks)
+    loss = torch.zeros(())
+    if rows:
+        cf, g, valid = stack_rows(rows)
+        logits = policy.chunk_net(cf, g, valid)
+        n = cf.shape[1]
+        ch = torch.tensor([c if c >= 0 else n for c in choices])
+        lp = torch.log_softmax(logits, 1).gather(1, ch[:, None]).squeeze(1)
+        loss = loss - (torch.tensor(weights, dtype=torch.float32) * lp).sum() / n_ep
+    if loss.requires_grad:
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(policy.chunk_net.parameters()), 1.0)
+        opt.step()
+    golds = [gold_answers(t) for t in ep_tasks]
+    return {
+        "reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()),
+        "f1": float(np.mean([best_f1(e.answer, g) for e, g in zip(envs, golds)])),
+        "em": float(np.mean([best_em(e.answer, g) for e, g in zip(envs, golds)])),
+        "answer_rate": float(np.mean([e.answer is not None for e in envs])),
+        "avg_opens": float(np.mean([len(e.opened) for e in envs])),
+        "avg_tokens_read": float(np.mean([e.tokens_read for e in envs])),
+        "skipped_groups": int(skipped.sum()), "n_groups": int(len(pick)),
+        "loss": float(loss.item()), "seconds": time.perf_counter() - t0,
+    }
+
+
+def evaluate(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainConfig) -> dict:
+    from tinker_explorer.eval.runner import run_episodes
+    trajs = run_episodes(policy, tasks, EnvConfig(budget=cfg.budget, max_steps=cfg.max_steps, reward=cfg.reward,
+                                                  honest_status=cfg.honest_status),
+                         seed=cfg.seed, record_observations=False)
+    return {"val_f1": float(np.mean([t.f1 for t in trajs])), "val_em": float(np.mean([t.em for t in trajs])),
+            "val_reward": float(np.mean([t.reward for t in trajs])),
+            "val_answer_rate": float(np.mean([t.answer is not None for t in trajs])),
+            "val_tokens_read": float(np.mean([t.tokens_read for t in trajs]))}
+
+
+# --------------------------------------------------------------------------- driver
+def _config_json(cfg: CompactTrainConfig, **extra) -> dict:
+    return {"policy": "compact", **dataclasses.asdict(cfg), **extra}
+
+
+def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_tasks: Sequence[Task] | None,
+                  run_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
+    """Warm start then GRPO; writes run records and checkpoints in ``run_dir``; returns the final
+    checkpoint path. ``resume`` continues from the last checkpoint of ``run_dir``."""
+    if not train_tasks:
+        raise UserError("no training tasks")
+    if not (cfg.warm_start or cfg.grpo):
+        raise UserError("nothing to train: both the warm start and GRPO are disabled")
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    t_start = time.perf_counter()
+    run_dir = Path(run_dir)
+    rec = RunRecords(run_dir, _config_json(cfg, n_train_tasks=len(train_tasks),
+                                           n_val_tasks=len(val_tasks or [])), resume=resume)
+    val = list(val_tasks or [])[:cfg.val_tasks_max]
+    start_step = 1
+    elapsed_before = 0.0
+    policy: CompactPolicy
+    last = rec.last_checkpoint() if resume else None
+    fold_nets: list[AnswerScorer] = []
+    if last is not None:
+        policy = CompactPolicy.load(_resolve(run_dir, last["path"]))
+        start_step = int(last["step"]) + 1
+        elapsed_before = float(last.get("elapsed_s", 0.0))
+        fold_nets = load_fold_nets(run_dir)
+    else:
+        policy = new_policy(build_lexicon(train_tasks), build_qvocab(train_tasks), build_ctxvocab(train_tasks),
+                            cfg.hidden, cfg.seed, use_heuristic=cfg.heuristic_features)
+        if cfg.warm_start:
+            m, fold_nets = warm_start(policy, train_tasks, cfg, progress)
+            save_fold_nets(run_dir, fold_nets)
+            if val:
+                m.update(evaluate(policy, val, cfg))
+            m["seconds"] = time.perf_counter() - t_start
+            rec.log_metrics(0, {"stage": "warm", **m})
+        path = policy.save(run_dir / "warm.pt")
+        rec.log_checkpoint(0, "warm", path.name, elapsed_s=time.perf_counter() - t_start)
+    opt = torch.optim.Adam(policy.chunk_net.parameters(), lr=cfg.lr)
+    opt_path = run_dir / "optimizer.pt"
+    if last is not None and opt_path.exists() and last["name"] != "warm":
+        try:
+            opt.load_state_dict(torch.load(opt_path, weights_only=True))
+        except (ValueError, RuntimeError):
+            pass  # a changed parameter layout: continue with a fresh optimizer
+    steps = cfg.steps if cfg.grpo else 0
+    bar = None
+    if progress and start_step <= steps:
+        from tqdm import tqdm
+        bar = tqdm(total=steps, initial=start_step - 1, desc="GRPO compact", unit="step")
+    step = start_step - 1
+    for step in range(start_step, steps + 1):
+        m = grpo_step(policy, fold_nets, opt, train_tasks, cfg, step)
+        elapsed = elapsed_before + time.perf_counter() - t_start
+        out_of_time = cfg.time_limit_s is not None and elapsed >= cfg.time_limit_s
+        is_last = step == steps or out_of_time
+        if val and (step % cfg.eval_every == 0 or is_last):
+            m.update(evaluate(policy, val, cfg))
+        rec.log_metrics(step, {"stage": "grpo", **m, "elapsed_s": elapsed})
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(r=f"{m['reward_mean']:.3f}", f1=f"{m['f1']:.3f}", tok=f"{m['avg_tokens_read']:.0f}")
+        if step % cfg.eval_every == 0 and not is_last:
+            path = policy.save(run_dir / "latest.pt")
+            torch.save(opt.state_dict(), opt_path)
+            rec.log_checkpoint(step, "latest", path.name, elapsed_s=elapsed)
+        if out_of_time:
+            break
+    if bar is not None:
+        bar.close()
+    path = policy.save(run_dir / "final.pt")
+    torch.save(opt.state_dict(), opt_path)
+    rec.log_checkpoint(max(step, 0), "final", path.name,
+                       elapsed_s=elapsed_before + time.perf_counter() - t_start)
+    return path
+
+
+def save_fold_nets(run_dir: Path, nets: Sequence[AnswerScorer]) -> None:
+    """The out-of-fold answer scorers GRPO rollouts answer with (needed to resume)."""
+    for f, net in enumerate(nets):
+        torch.save(net.emb.weight.detach().squeeze(-1).to(torch.float16).clone(), run_dir / f"answer_fold{f}.pt")
+
+
+def load_fold_nets(run_dir: Path) -> list[AnswerScorer]:
+    nets = []
+    for p in sorted(run_dir.glob("answer_fold*.pt")):
+        w = torch.load(p, weights_only=True).to(torch.float32)
+        net = AnswerScorer(n_buckets=w.shape[0])
+        with torch.no_grad():
+            net.emb.weight.copy_(w[:, None])
+        nets.append(net)
+    return nets
+
+
+def _resolve(run_dir: Path, p: str) -> Path:
+    path = Path(p)
+    return path if path.is_absolute() or path.exists() and not (run_dir / p).exists() else run_dir / p
+
+
+# --------------------------------------------------------------------------- CLI hooks
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Compact-only flags of `train grpo --policy compact` (shared flags are added by train/cli.py)."""
+    g = parser.add_argument_group("compact policy")
+    g.add_argument("--warm-epochs", type=int, default=None, help="open/stop scorer warm-start epochs (default 60)")
+    g.add_argument("--answer-epochs", type=int, default=None, help="answer scorer epochs (default 4)")
+    g.add_argument("--token-cost", type=float, default=None,
+                   help="reward per token read, subtracted (default 0.0006, with --reward shaped)")
+    g.add_argument("--no-warm-start", action="store_true", help="skip the supervised warm start")
+    g.add_argument("--no-grpo", action="store_true", help="warm start only")
+    g.add_argument("--no-heuristic-features", action="store_true",
+                   help="do not feed the heuristic reader's proposals to the scorers (pure learned features)")
+    g.add_argument("--time-limit", type=float, default=None, help="stop GRPO after this many seconds (saves)")
+    g.add_argument("--eval-every", type=int, default=None, help="GRPO steps between val evals/checkpoints")
+
+
+def config_from_args(args) -> CompactTrainConfig:
+    d = CompactTrainConfig()
+    get = lambda name, default: default if getattr(args, name, None) is None else getattr(args, name)
+    reward = RewardConfig(name=get("reward", d.reward.name), token_cost=get("token_cost", d.reward.token_cost))
+    return CompactTrainConfig(
+        reward=reward, budget=get("budget", d.budget), seed=get("seed", d.seed), steps=get("steps", d.steps),
+        group_size=get("group_size", d.group_size), batch_size=get("batch_size", d.batch_size), lr=get("lr", d.lr),
+        warm_epochs=get("warm_epochs", d.warm_epochs), answer_epochs=get("answer_epochs", d.answer_epochs),
+        warm_start=not getattr(args, "no_warm_start", False), grpo=not getattr(args, "no_grpo", False),
+        time_limit_s=get("time_limit", d.time_limit_s),
+        heuristic_features=not getattr(args, "no_heuristic_features", False),
+        eval_every=get("eval_every", d.eval_every))
+
+
+def run_grpo_from_args(args) -> int:
+    if not getattr(args, "tasks", None):
+        raise UserError("--tasks is required (a task JSONL file, e.g. data_out/2wiki/train.jsonl)")
+    cfg = config_from_args(args)
+    train = load_tasks(args.tasks)
+    val = load_tasks(args.val) if getattr(args, "val", None) else None
+    run_dir = Path(getattr(args, "run_dir", None) or "runs/compact")
+    t0 = time.perf_counter()
+    path = train_compact(cfg, train, val, run_dir, resume=bool(getattr(args, "resume", False)),
+                         progress=not getattr(args, "quiet", False))
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines() if (run_dir / "metrics.jsonl").exists() else []
+    last = json.loads(lines[-1]) if lines else {}
+    print(json.dumps({k: last[k] for k in last if k.startswith("val_") or k in ("step", "f1", "avg_tokens_read")}))
+    print(f"trained in {time.perf_counter() - t0:.0f} s; final checkpoint {path}; run records in {run_dir}")
+    return 0

@@ -1,0 +1,197 @@
+"""GRPO for the LLM agent: one loop for both engines (tinker cloud, local torch).
+
+Each step:
+1. draw ``batch_size`` tasks (``default_rng([seed, step])``) and run ``group_size`` episodes of
+   each against the current sampler weights (one batched sample call per env step);
+2. advantage = reward - group mean (``--normalize-std``: divided by the group std); groups whose
+   rewards are all equal carry no signal: they are skipped and counted;
+3. every action token of an episode gets its advantage; ``forward_backward`` with
+   ``importance_sampling`` (default) or ``ppo`` (token-sum loss, Tinker's semantics) and
+   ``optim_step`` are submitted together, then the sampler is refreshed;
+4. one metrics line; a checkpoint (weights + optimizer) every step, so ``--resume`` loses at
+   most the step in flight. Checkpoints between ``save_every`` multiples are *rolling*: the
+   previous rolling one is deleted once the next is saved (local engine), to bound disk use.
+
+Every random choice of step k derives from ``(seed, step)``, so a run resumed after step k
+repeats step k+1 exactly as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from tinker_explorer.data.schema import Task
+from tinker_explorer.engines.base import AdamParams, make_engine
+from tinker_explorer.env.explorer import EnvConfig
+from tinker_explorer.env.rewards import RewardConfig
+from tinker_explorer.errors import UserError
+from tinker_explorer.policies.llm import LLMPolicy, resolve_checkpoint
+from tinker_explorer.train.advantages import grpo_advantages
+from tinker_explorer.train.records import RunRecords
+from tinker_explorer.train.rollouts import episode_datums, episode_stats, rollout, turn_seed
+
+
+@dataclass
+class GRPOConfig:
+    """Defaults are the original system's (Qwen3-8B, LoRA 32, group 16, batch 8, lr 5e-6, F1)."""
+
+    tasks: str = "data_out/synthetic/train.jsonl"
+    val: str | None = None
+    run_dir: str = "runs/llm_grpo"
+    engine: str = "local"
+    model: str | None = None  # Qwen/Qwen3-8B on tinker, SmolLM2-135M-Instruct on local
+    init: str | None = None  # SFT checkpoint (state or run dir) to start from
+    lora_rank: int = 32
+    steps: int = 100
+    group_size: int = 16
+    batch_size: int = 8
+    lr: float = 5e-6
+    reward: str = "f1"
+    loss: str = "importance_sampling"
+    normalize_std: bool = False
+    max_tokens: int = 64
+    temperature: float = 1.0
+    save_every: int = 10
+    seed: int = 0
+    budget: int = 2000
+    max_steps: int = 10
+    val_tasks: int = 32
+    system_prompt: str = "default"
+    frozen_prompt: bool = False  # local engine CPU speed option: no gradient through prompt tokens
+
+
+def plot_rewards(run_dir: str | Path, metrics: Sequence[dict]) -> Path | None:
+    """reward_curve.png: per-step mean reward (and F1 when the reward is not F1), 5-step moving average."""
+    if not metrics:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    steps = [m["step"] for m in metrics]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    same = all(m.get("f1") == m.get("reward_mean") for m in metrics)  # reward f1: one curve, not two
+    for key, color in (("reward_mean", "tab:blue"), ("f1", "tab:orange"))[:1 if same else 2]:
+        y = np.array([m.get(key, np.nan) for m in metrics], dtype=float)
+        ax.plot(steps, y, color=color, alpha=0.35, lw=1)
+        k = min(5, len(y))
+        ma = np.convolve(y, np.ones(k) / k, mode="valid")
+        ax.plot(steps[k - 1:], ma, color=color, lw=2, label=f"{key} ({k}-step mean)")
+    if any("val_f1" in m for m in metrics):
+        vs = [(m["step"], m["val_f1"]) for m in metrics if "val_f1" in m]
+        ax.plot(*zip(*vs), "k^--", label="val F1 (greedy)")
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel("reward / F1")
+    ax.set_title(Path(run_dir).name)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(run_dir) / "reward_curve.png"
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def evaluate(policy: LLMPolicy, tasks: Sequence[Task], env_cfg: EnvConfig, seed: int) -> dict:
+    """Greedy episodes on validation tasks (the eval runner's protocol)."""
+    from tinker_explorer.eval.runner import run_episodes, summarize
+    res = summarize(run_episodes(policy, tasks, env_cfg, seed=seed, batch_size=len(tasks),
+                                 record_observations=False), policy="llm")
+    return {"val_f1": res["f1"], "val_em": res["em"], "val_answer_rate": res["answer_rate"]}
+
+
+def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool = False,
+             engine=None, progress: bool = True, stop_after: int | None = None) -> list[dict]:
+    """Train; returns the metrics lines. ``stop_after`` ends the process-side loop early (tests)."""
+    from tinker_explorer.data.schema import load_tasks
+    tasks = list(tasks) if tasks is not None else load_tasks(cfg.tasks)
+    if not tasks:
+        raise UserError(f"{cfg.tasks}: no tasks")
+    val = load_tasks(cfg.val, limit=cfg.val_tasks) if cfg.val else []
+    records = RunRecords(cfg.run_dir, cfg, resume=resume)
+    start = 0
+    last = records.last_checkpoint() if resume else None
+    if engine is None:
+        init, meta = resolve_checkpoint(cfg.init, want="state") if cfg.init and not last else (None, {})
+        engine = make_engine(cfg.engine, model=cfg.model or meta.get("base_model"), lora_rank=cfg.lora_rank,
+                             seed=cfg.seed, checkpoint=None,
+                             frozen_prompt=cfg.frozen_prompt)
+        if init:
+            engine.load_state(init, optimizer=False)  # SFT weights; fresh AdamW moments
+            engine.refresh_sampler()
+    if hasattr(engine, "save_dir"):
+        engine.save_dir = Path(cfg.run_dir) / "checkpoints"
+    rolling: str | None = None  # the previous rolling checkpoint, deleted once the next is saved
+    if last:
+        engine.load_state(last["path"])
+        engine.refresh_sampler()
+        start = last["step"] + 1
+        rolling = last["path"] if last.get("kind") == "rolling" else None
+        print(f"grpo: resumed from {last['path']} (step {last['step']})")
+    policy = LLMPolicy(engine, max_tokens=cfg.max_tokens, temperature=cfg.temperature,
+                       system_prompt=cfg.system_prompt)
+    env_cfg = EnvConfig(budget=cfg.budget, max_steps=cfg.max_steps, reward=RewardConfig(cfg.reward))
+    adam = AdamParams(learning_rate=cfg.lr)
+    is_tinker = getattr(engine, "name", cfg.engine) == "tinker"
+    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.steps, initial=start, desc="grpo", unit="step")
+    for step in range(start, end):
+        rng = np.random.default_rng([cfg.seed, step])
+        idx = rng.choice(len(tasks), size=cfg.batch_size, replace=len(tasks) < cfg.batch_size)
+        batch = [tasks[i] for i in idx for _ in range(cfg.group_size)]
+        t0 = time.perf_counter()
+        eps = rollout(policy, batch, env_cfg, seed=turn_seed(cfg.seed, step), temperature=cfg.temperature)
+        t_sample = time.perf_counter() - t0
+        rewards = np.array([e.reward for e in eps]).reshape(cfg.batch_size, cfg.group_size)
+        adv, skipped = grpo_advantages(rewards, normalize_std=cfg.normalize_std)
+        datums = [d for g in range(cfg.batch_size) if not skipped[g] for k in range(cfg.group_size)
+                  for d in episode_datums(eps[g * cfg.group_size + k].turns, cfg.loss, float(adv[g, k]))]
+        t1 = time.perf_counter()
+        fb_metrics: dict = {}
+        if datums:
+            fb, op = engine.forward_backward_optim(datums, cfg.loss, adam)
+            engine.refresh_sampler()
+            fb_metrics = {"loss": fb.loss, "train_tokens": sum(len(d.model_input) for d in datums),
+                          "trained_action_tokens": fb.n_tokens, **fb.metrics, **op}
+        t_train = time.perf_counter() - t1
+        m = {**episode_stats(eps), "skipped_groups": int(skipped.sum()), "n_datums": len(datums),
+             **fb_metrics, "sample_seconds": t_sample, "train_seconds": t_train}
+        m["sample_tokens_per_s"] = m["sampled_tokens"] / t_sample if t_sample else None
+        if datums and t_train:
+            m["train_tokens_per_s"] = m["train_tokens"] / t_train
+        if val and ((step + 1) % cfg.save_every == 0 or step == cfg.steps - 1):
+            m.update(evaluate(LLMPolicy(engine, max_tokens=cfg.max_tokens, temperature=0.0,
+                                        system_prompt=cfg.system_prompt), val, env_cfg, cfg.seed))
+        # state, then the metrics line, then the checkpoint line: killed anywhere in between, resume
+        # drops this step's metrics line (RunRecords keeps lines up to the last checkpoint) and redoes it
+        keep = (step + 1) % cfg.save_every == 0 or step == cfg.steps - 1
+        name = f"step_{step:06d}"
+        path = engine.save_state(name)
+        extra = {"kind": "kept" if keep else "rolling"}
+        if keep:
+            # the tinker engine exports weights-only sampler files; a local state folder already is one
+            extra["sampler_path"] = engine.save_sampler_weights(name + "_sampler") if is_tinker else path
+        records.log_metrics(step, m)
+        records.log_checkpoint(step, name, path, **extra)
+        if rolling and not is_tinker and Path(rolling).is_dir():
+            shutil.rmtree(rolling, ignore_errors=True)
+        rolling = None if keep else path
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(reward=f"{m['reward_mean']:.3f}", skipped=m["skipped_groups"])
+    if bar is not None:
+        bar.close()
+    metrics = records.metrics()
+    if end == cfg.steps:
+        png = plot_rewards(cfg.run_dir, metrics)
+        if png:
+            print(f"grpo: wrote {png}")
+    return metrics

@@ -1,0 +1,133 @@
+"""The compact learned policy: budget/step discipline, determinism, checkpoints, training records,
+resume, and the answer extractor learning span boundaries. Tiny made-up tasks only (seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tinker_explorer.data.schema import Chunk, Task  # noqa: E402
+from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv  # noqa: E402
+from tinker_explorer.env.types import Action  # noqa: E402
+from tinker_explorer.eval.runner import run_episodes  # noqa: E402
+from tinker_explorer.policies import get_policy  # noqa: E402
+from tinker_explorer.policies.compact import load_compact_policy  # noqa: E402
+from tinker_explorer.policies.compact.features import analyse, answer_candidates  # noqa: E402
+from tinker_explorer.policies.compact.model import CompactPolicy, new_policy  # noqa: E402
+from tinker_explorer.policies.compact.train import (CompactTrainConfig, fit_answer, oracle_states,  # noqa: E402
+                                                    train_compact)
+
+FILMS = ["Blue Harbor", "Silent Creek", "Iron Valley", "Paper Moon Road", "Glass River", "Stone Garden",
+         "Red Lantern", "Quiet Field"]
+PEOPLE = [("John Carver", "Missoula, Montana"), ("Anna Weiss", "Salem, Oregon"), ("Paul Durand", "Lyon, France"),
+          ("Maria Rossi", "Turin, Italy"), ("Ken Ito", "Osaka, Japan"), ("Lena Berg", "Bergen, Norway"),
+          ("Omar Haddad", "Tripoli, Libya"), ("Ruth Klein", "Austin, Texas")]
+
+
+def make_task(k: int) -> Task:
+    film, (person, place) = FILMS[k % len(FILMS)], PEOPLE[k % len(PEOPLE)]
+    other = PEOPLE[(k + 3) % len(PEOPLE)]
+    texts = [
+        (f"{film} (film)", f"{film} is a {1950 + k} drama film directed by {person}. It was shot in winter."),
+        (person, f"{person} (born {1920 + k}) was a film director. {person} was born in {place} and worked in "
+                 f"theatre for many years before moving to film."),
+        (other[0], f"{other[0]} was a painter born in {other[1]}. The painter lived in a small village."),
+        ("Harbor Lights", "Harbor Lights is a song recorded by a band in the summer of that year."),
+        ("Old Mill", "Old Mill is a building of the nineteenth century, later turned into a museum."),
+    ]
+    gold = {0, 1}
+    chunks = tuple(Chunk.make(i, t, x, is_gold=i in gold) for i, (t, x) in enumerate(texts))
+    return Task(id=f"t{k}", question=f"Where was the director of film {film} born?", answer=place,
+                type="compositional", chunks=chunks, source="test",
+                meta={"evidences": [[film, "director", person], [person, "country of citizenship", "American"]]})
+
+
+TASKS = [make_task(k) for k in range(8)]
+TINY = dict(answer_epochs=8, answer_lr=1.0, warm_epochs=20, steps=2, group_size=2, batch_size=2, eval_every=1,
+            budget_mix=(60,), answer_folds=2)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run = tmp_path_factory.mktemp("compact") / "run"
+    path = train_compact(CompactTrainConfig(**TINY), TASKS[:6], TASKS[6:], run, progress=False)
+    return run, path
+
+
+def test_policy_acts_within_budget_and_steps(trained):
+    _, path = trained
+    policy = load_compact_policy(path)
+    for budget, max_steps in ((0, 1), (30, 2), (60, 3), (2000, 10)):
+        for sample in (False, True):
+            policy.sample = sample
+            trajs = run_episodes(policy, TASKS, EnvConfig(budget=budget, max_steps=max_steps), seed=3)
+            for t in trajs:
+                assert t.tokens_read <= budget
+                assert len(t.steps) <= max_steps
+                assert t.answer is not None and t.n_parse_errors == 0
+                assert all(s.status.startswith(("Opened", "Answered")) for s in t.steps)  # no refused opens
+    policy.sample = False
+
+
+def test_untrained_policy_is_deterministic_given_seed():
+    policy = new_policy(frozenset({"American"}), frozenset({"where", "born", "director"}), seed=1)
+    policy.sample = True
+    a = run_episodes(policy, TASKS, EnvConfig(budget=200), seed=7)
+    b = run_episodes(policy, TASKS, EnvConfig(budget=200), seed=7, batch_size=3)
+    assert [(t.opened, t.answer) for t in a] == [(t.opened, t.answer) for t in b]
+
+
+def test_save_load_round_trip_identical_decisions(trained, tmp_path):
+    _, path = trained
+    p1 = load_compact_policy(path)
+    p2 = CompactPolicy.load(p1.save(tmp_path / "copy.pt"))
+    for sample in (False, True):
+        p1.sample = p2.sample = sample
+        a = run_episodes(p1, TASKS, EnvConfig(budget=150), seed=5)
+        b = run_episodes(p2, TASKS, EnvConfig(budget=150), seed=5)
+        assert [(t.opened, t.answer) for t in a] == [(t.opened, t.answer) for t in b]
+    assert (tmp_path / "copy.pt").stat().st_size < 2_000_000
+
+
+def test_training_writes_records_and_resumes(trained):
+    run, path = trained
+    assert path.name == "final.pt" and path.exists()
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["policy"] == "compact" and cfg["reward"]["name"] == "shaped"
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [0, 1, 2]
+    for key in ("reward_mean", "reward_std", "f1", "em", "answer_rate", "avg_opens", "avg_tokens_read",
+                "skipped_groups", "seconds"):
+        assert key in metrics[1]
+    ckpts = [json.loads(x) for x in (run / "checkpoints.jsonl").read_text().splitlines()]
+    assert ckpts[0]["name"] == "warm" and ckpts[-1]["name"] == "final" and (run / "warm.pt").exists()
+    # resume to 4 steps: steps 3 and 4 are added, nothing is repeated, and the run dir loads by name
+    train_compact(CompactTrainConfig(**{**TINY, "steps": 4}), TASKS[:6], TASKS[6:], run, resume=True,
+                  progress=False)
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [0, 1, 2, 3, 4]
+    policy = get_policy("compact", checkpoint=str(run))
+    assert policy.name == "compact"
+
+
+def test_answer_extractor_learns_span_boundaries():
+    """After a tiny fit, 'Missoula, Montana' (not 'Missoula' nor 'Montana') is picked on an unseen task."""
+    train, test = TASKS[1:], TASKS[0]
+    policy = new_policy(frozenset(), frozenset({"where", "born", "director", "film", "of", "was"}), use_heuristic=False)
+    states = oracle_states(policy, train, budget=2000, max_steps=10)
+    fit_answer(policy, states, epochs=10, lr=1.0, seed=0)
+    env = ExplorerEnv(EnvConfig())
+    obs = env.reset(test)
+    for i in test.gold_ids:
+        obs = env.step(Action.open(i)).observation
+    cands = answer_candidates(analyse(obs), policy.lexicon, policy.qvocab)
+    assert {"Missoula", "Montana", "Missoula, Montana"} <= set(cands.texts)
+    scores = policy.answer_net.score(cands).detach().numpy()
+    assert cands.texts[int(np.argmax(scores))] == "Missoula, Montana"
+    policy.sample = False
+    action = policy.act_batch([obs], [np.random.default_rng(0)])[0]
+    assert action.kind.value in ("answer", "open")
