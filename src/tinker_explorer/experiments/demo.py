@@ -23,10 +23,10 @@ def register(sub) -> None:
     p.add_argument("--data", default=None,
                    help="a built task directory (train.jsonl + val.jsonl); default: build synthetic tasks")
     p.add_argument("--out", default="runs/demo", help="where eval JSONs, trajectories and the compact run go")
-    p.add_argument("--n-train", type=int, default=1000, help="synthetic train tasks")
+    p.add_argument("--n-train", type=int, default=500, help="synthetic train tasks")
     p.add_argument("--n-val", type=int, default=200, help="synthetic/val tasks evaluated")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--train-minutes", type=float, default=4.0, help="time limit for compact training")
+    p.add_argument("--train-minutes", type=float, default=2.0, help="time limit for the GRPO stage of compact training")
     p.add_argument("--skip-compact", action="store_true", help="baselines only")
     p.set_defaults(func=cmd_demo)
 
