@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinker_explorer.data.official import find_split_files, read_records, require_fields
+from tinker_explorer.data.official import column_pairs, find_split_files, hub_download, read_records, require_fields
 from tinker_explorer.data.schema import DEFAULT_PREVIEW_TOKENS, Chunk, Task
 from tinker_explorer.errors import UserError
 
@@ -20,17 +20,13 @@ HUB_ID = "hotpotqa/hotpot_qa"  # formerly `hotpot_qa`; config "distractor"; over
 HUB_CONFIG = "distractor"
 
 
-def _pairs(x, a: str, b: str) -> list:
-    if isinstance(x, dict):  # hub layout: columns
-        return list(zip(x[a], x[b]))
-    return [tuple(p) for p in x]
 
 
 def record_to_task(rec: dict, preview_tokens: int = DEFAULT_PREVIEW_TOKENS, where: str = "") -> Task:
     require_fields(rec, FIELDS, where)
     try:
-        sf = [(str(t), int(s)) for t, s in _pairs(rec["supporting_facts"], "title", "sent_id")]
-        paragraphs = [(str(t), list(sents)) for t, sents in _pairs(rec["context"], "title", "sentences")]
+        sf = [(str(t), int(s)) for t, s in column_pairs(rec["supporting_facts"], "title", "sent_id")]
+        paragraphs = [(str(t), list(sents)) for t, sents in column_pairs(rec["context"], "title", "sentences")]
     except (TypeError, ValueError, KeyError):
         raise UserError(f"{where}: `context`/`supporting_facts` are not in the HotpotQA layout "
                         "([[title, [sentences]]] and [[title, sent_id]]); is this the right --source?") from None
@@ -55,27 +51,8 @@ def load_splits(input_path: str | Path | None, preview_tokens: int, hub_id: str 
     """
     if input_path is None:
         return {s: [record_to_task(r, preview_tokens, f"{hub_id}:{s}") for r in recs]
-                for s, recs in download(hub_id).items()}
+                for s, recs in hub_download(hub_id, HUB_CONFIG).items()}
     out: dict[str, list[Task]] = {}
     for split, path in find_split_files(input_path).items():
         out[split] = [record_to_task(r, preview_tokens, f"{path}:{k + 1}") for k, r in enumerate(read_records(path))]
     return out
-
-
-def download(hub_id: str = HUB_ID) -> dict[str, list[dict]]:
-    """Fetch the distractor setting from the Hugging Face hub.
-
-    Not exercised in this project's sandbox (no internet): only the local-file path is tested.
-    """
-    try:
-        import datasets
-    except ImportError:
-        raise UserError("downloading needs the `datasets` package (pip install 'tinker-explorer[hub]'), "
-                        "or pass --input with local official-schema files") from None
-    try:
-        ds = datasets.load_dataset(hub_id, HUB_CONFIG)
-    except Exception as e:  # network, auth, missing dataset: one sentence, not a traceback
-        raise UserError(f"could not download {hub_id} ({type(e).__name__}: {e}); "
-                        "pass --input with local official-schema files instead") from None
-    names = {"train": "train", "validation": "dev", "dev": "dev"}
-    return {names[k]: [dict(r, _id=r.get("_id", r.get("id"))) for r in v] for k, v in ds.items() if k in names}

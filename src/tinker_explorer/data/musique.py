@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinker_explorer.data.official import find_split_files, read_records, require_fields
+from tinker_explorer.data.official import find_split_files, hub_download, read_records, require_fields
 from tinker_explorer.data.schema import DEFAULT_PREVIEW_TOKENS, Chunk, Task
 from tinker_explorer.errors import UserError
 
@@ -81,7 +81,7 @@ def load_splits(input_path: str | Path | None, preview_tokens: int, seed: int, n
                 hub_id: str = HUB_ID) -> dict[str, list[Task]]:
     """All tasks per split ("train", "dev"); without a dev file, "dev" is ``n_val`` tasks drawn from train."""
     if input_path is None:
-        raw = {s: (f"{hub_id}:{s}", recs) for s, recs in download(hub_id).items()}
+        raw = {s: (f"{hub_id}:{s}", recs) for s, recs in hub_download(hub_id).items()}
     else:
         raw = {s: (str(path), read_records(path)) for s, path in find_split_files(input_path).items()}
     out = {s: _tasks(recs, preview_tokens, where, s, notes) for s, (where, recs) in raw.items()}
@@ -90,22 +90,3 @@ def load_splits(input_path: str | Path | None, preview_tokens: int, seed: int, n
         notes.append(f"no MuSiQue dev file given: drew a validation split of {n_val} tasks from train "
                      f"(seed {seed}), disjoint from the {len(out['train'])} train tasks written")
     return out
-
-
-def download(hub_id: str = HUB_ID) -> dict[str, list[dict]]:
-    """Fetch MuSiQue-Ans from the Hugging Face hub.
-
-    Not exercised in this project's sandbox (no internet): only the local-file path is tested.
-    """
-    try:
-        import datasets
-    except ImportError:
-        raise UserError("downloading needs the `datasets` package (pip install 'tinker-explorer[hub]'), "
-                        "or pass --input with local official-schema files") from None
-    try:
-        ds = datasets.load_dataset(hub_id)
-    except Exception as e:  # network, auth, missing dataset: one sentence, not a traceback
-        raise UserError(f"could not download {hub_id} ({type(e).__name__}: {e}); "
-                        "pass --input with local official-schema files instead") from None
-    names = {"train": "train", "validation": "dev", "dev": "dev"}
-    return {names[k]: [dict(r) for r in v] for k, v in ds.items() if k in names}

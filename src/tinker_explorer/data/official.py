@@ -70,3 +70,29 @@ def require_fields(rec: dict, fields: tuple[str, ...], where: str) -> None:
     missing = [f for f in fields if f not in rec]
     if missing:
         raise UserError(f"{where}: record lacks field(s) {', '.join(missing)}; is this the right --source?")
+
+
+def column_pairs(x, a: str, b: str) -> list:
+    """``[[a, b], ...]`` from the official layout, or from the hub's columnar ``{a: [...], b: [...]}``."""
+    if isinstance(x, dict):
+        return list(zip(x[a], x[b]))
+    return [tuple(p) for p in x]
+
+
+def hub_download(hub_id: str, config: str | None = None) -> dict[str, list[dict]]:
+    """Records per split ("train", "dev") from the Hugging Face hub via `datasets`.
+
+    Not exercised in this project's sandbox (no internet): only the local-file paths are tested.
+    """
+    try:
+        import datasets
+    except ImportError:
+        raise UserError("downloading needs the `datasets` package (pip install 'tinker-explorer[hub]'), "
+                        "or pass --input with local official-schema files") from None
+    try:
+        ds = datasets.load_dataset(hub_id, config) if config else datasets.load_dataset(hub_id)
+    except Exception as e:  # network, auth, missing dataset: one sentence, not a traceback
+        raise UserError(f"could not download {hub_id} ({type(e).__name__}: {e}); "
+                        "pass --input with local official-schema files instead") from None
+    names = {"train": "train", "validation": "dev", "dev": "dev"}
+    return {names[k]: [dict(r) for r in v] for k, v in ds.items() if k in names}

@@ -9,26 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinker_explorer.data.official import find_split_files, read_records, require_fields
+from tinker_explorer.data.official import column_pairs, find_split_files, hub_download, read_records, require_fields
 from tinker_explorer.data.schema import DEFAULT_PREVIEW_TOKENS, Chunk, Task
-from tinker_explorer.errors import UserError
 
 FIELDS = ("_id", "question", "context", "supporting_facts", "answer")
 HUB_ID = "framolfese/2WikiMultihopQA"  # a hub mirror in the official schema; override with --hub-id
 
 
-def _pairs(x, a: str, b: str) -> list:
-    if isinstance(x, dict):  # hub layout: columns
-        return list(zip(x[a], x[b]))
-    return [tuple(p) for p in x]
 
 
 def record_to_task(rec: dict, preview_tokens: int = DEFAULT_PREVIEW_TOKENS, where: str = "") -> Task:
     require_fields(rec, FIELDS, where)
-    sf = _pairs(rec["supporting_facts"], "title", "sent_id")
+    sf = column_pairs(rec["supporting_facts"], "title", "sent_id")
     gold_titles = {t for t, _ in sf}
     chunks = []
-    for i, (title, sents) in enumerate(_pairs(rec["context"], "title", "sentences")):
+    for i, (title, sents) in enumerate(column_pairs(rec["context"], "title", "sentences")):
         text = " ".join(s.strip() for s in sents if s.strip())
         chunks.append(Chunk.make(i, title, text, is_gold=title in gold_titles, preview_tokens=preview_tokens))
     evid = rec.get("evidences") or []
@@ -45,24 +40,8 @@ def load_splits(input_path: str | Path | None, preview_tokens: int, hub_id: str 
     """All tasks per split ("train", "dev") from local files, or downloaded when no input is given."""
     if input_path is None:
         return {s: [record_to_task(r, preview_tokens, f"{hub_id}:{s}") for r in recs]
-                for s, recs in download(hub_id).items()}
+                for s, recs in hub_download(hub_id).items()}
     out: dict[str, list[Task]] = {}
     for split, path in find_split_files(input_path).items():
         out[split] = [record_to_task(r, preview_tokens, f"{path}:{k + 1}") for k, r in enumerate(read_records(path))]
     return out
-
-
-def download(hub_id: str) -> dict[str, list[dict]]:
-    """Fetch the dataset from the Hugging Face hub (not exercised in this project's sandbox: no internet)."""
-    try:
-        import datasets
-    except ImportError:
-        raise UserError("downloading needs the `datasets` package (pip install 'tinker-explorer[hub]'), "
-                        "or pass --input with local official-schema files") from None
-    try:
-        ds = datasets.load_dataset(hub_id)
-    except Exception as e:  # network, auth, missing dataset: one sentence, not a traceback
-        raise UserError(f"could not download {hub_id} ({type(e).__name__}: {e}); "
-                        "pass --input with local official-schema files instead") from None
-    names = {"train": "train", "validation": "dev", "dev": "dev"}
-    return {names[k]: [dict(r) for r in v] for k, v in ds.items() if k in names}

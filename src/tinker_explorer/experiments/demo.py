@@ -74,7 +74,7 @@ def cmd_demo(args) -> int:
         cfg = CompactTrainConfig(seed=args.seed, time_limit_s=args.train_minutes * 60)
         ckpt = train_compact(cfg, train, val[: min(50, len(val))], run_dir, resume=False, progress=True) \
             if not (run_dir / "checkpoints.jsonl").exists() else None
-        print(f"[4/4] evaluating the compact policy")
+        print("[4/4] evaluating the compact policy")
         results.append(_eval("compact", get_policy("compact", checkpoint=str(ckpt or run_dir)), val, out, args.seed))
     print()
     print(format_table(results))

@@ -504,7 +504,6 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
 
     # spans from chunk texts / previews
     qc = set(info.qchunks)
-    ent_own = {f["own"] for f in ent_facts if f["own"] >= 0}
     ent_link = {f["link"] for f in ent_facts if f["link"] >= 0}
     title_set = set(info.tnorm)
     lexicon_lower = {w.lower() for w in lexicon}
@@ -537,11 +536,11 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
             qm = f"qrel={'none' if dist is None else min(dist // 2, 4)}{min(rmatch, 1)}"
             win.append(qm)
             any_title = span_norm in title_set
-            base = [f"k=span", f"src={src}", f"role={role}", f"shape={shape}", f"len={min(len(nw), 6)}",
+            base = ["k=span", f"src={src}", f"role={role}", f"shape={shape}", f"len={min(len(nw), 6)}",
                     f"sid={min(sid, 3)}", f"inq={round(inq * 2)}", f"istitle={span_norm == tnorm}",
                     f"l1={l1}", f"r1={r1}",
                     f"lex={any(t in lexicon for t in toks)}", f"anytitle={any_title}"] + win
-            conj = [f"k=span", f"shape={shape}", f"role={role}", f"src={src}", f"l1={l1}", f"l2={l2}",
+            conj = ["k=span", f"shape={shape}", f"role={role}", f"src={src}", f"l1={l1}", f"l2={l2}",
                     f"r1={r1}", f"r2={r2}", f"inq={round(inq * 2)}", f"sid={min(sid, 3)}",
                     f"rs={role}{src}{min(sid, 2)}", f"lex={any(t in lexicon for t in toks)}",
                     f"istitle={span_norm == tnorm}", f"anytitle={any_title}"]
