@@ -3,7 +3,9 @@
 Fixed and read-only (``HARNESS``): the tasks (2Wiki train, split once into a training part
 and a held-out part by a fixed seed; dev is never used here, it is for final numbers), the
 metric (token F1 on the held-out part, bootstrap CI), the reading budget and the time limit
-per experiment. Mutable: one file per leaf in ``leaves/`` with a ``DESCRIPTION`` and a
+per experiment. The supervised warm start is shared: it is trained once per seed and warm-start
+config (cached under ``leaves/runs/_warm/``) and every leaf's GRPO starts from it, as the
+original's RL runs all started from one SFT checkpoint; the time limit is the GRPO stage's. Mutable: one file per leaf in ``leaves/`` with a ``DESCRIPTION`` and a
 ``configure(cfg) -> cfg`` that edits the compact trainer's config. ``leaves run LEAF``
 trains and evaluates each seed and appends a row per seed to ``leaves/results.tsv``;
 ``leaves summary`` prints the ledger per leaf with paired comparisons against the baseline.
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import hashlib
 import importlib.util
 import json
 import subprocess
@@ -37,7 +41,7 @@ class Harness:
     holdout_fraction: float = 0.25  # of train, held out for the leaf metric
     split_seed: int = 12345
     budget: int = 2000
-    time_limit_s: float = 240.0  # per experiment (one seed)
+    time_limit_s: float = 240.0  # per experiment (one seed), GRPO stage; the shared warm start is extra
     baseline_leaf: str = "f1_honest"
     leaves_dir: str = "leaves"
 
@@ -115,9 +119,12 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
     for seed in seeds:
         t0 = time.perf_counter()
         run_dir = Path(h.leaves_dir) / "runs" / f"{name}_s{seed}"
-        cfg = leaf.configure(CompactTrainConfig(seed=seed, budget=h.budget, time_limit_s=h.time_limit_s))
         row = {"commit": _commit(), "leaf": name, "seed": seed, "description": getattr(leaf, "DESCRIPTION", "")}
         try:
+            cfg = leaf.configure(CompactTrainConfig(seed=seed, budget=h.budget, time_limit_s=h.time_limit_s))
+            if cfg.warm_start and cfg.init_from is None:
+                cfg = dataclasses.replace(cfg, init_from=str(shared_warm_start(cfg, train, trainer, h, progress)))
+                t0 = time.perf_counter()
             if run_dir.exists():
                 import shutil
                 shutil.rmtree(run_dir)  # a leaf run is always from scratch: its records are regenerated
@@ -142,6 +149,23 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
         print(f"leaf {name} seed {seed}: F1 {row.get('f1', '-')} tokens {row.get('tokens_read', '-')} "
               f"{row['status']} ({row['seconds']} s)")
     return rows
+
+
+def shared_warm_start(cfg, train: list, trainer, h: Harness = HARNESS, progress: bool = True) -> Path:
+    """The warm-start run directory for ``cfg`` (trained on first use, then reused by every leaf
+    whose warm-start fields are equal)."""
+    from tinker_explorer.policies.compact.train import warm_key
+    key = json.dumps(warm_key(cfg), sort_keys=True)
+    d = Path(h.leaves_dir) / "runs" / "_warm" / hashlib.sha256(key.encode()).hexdigest()[:12]
+    if not (d / "warm.pt").is_file():
+        if d.exists():
+            import shutil
+            shutil.rmtree(d)  # an interrupted warm start: train it again
+        print(f"shared warm start for seed {cfg.seed} -> {d} (once; later leaves reuse it)")
+        trainer(dataclasses.replace(cfg, grpo=False, init_from=None, time_limit_s=None), train, None, d,
+                resume=False, progress=progress)
+        (d / "warm_key.json").write_text(key + "\n")
+    return d
 
 
 def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:

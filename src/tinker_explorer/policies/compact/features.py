@@ -389,6 +389,17 @@ def _attr(text: str, lexicon: frozenset[str]) -> str | None:
     return None
 
 
+_EARLY = frozenset("first earlier earliest older oldest before".split())
+_LATE = frozenset("later latest recently recent younger youngest last after".split())
+_AGREE = {"early": str.maketrans("<>", "AD"), "late": str.maketrans("<>", "DA")}  # A: agrees with the asked order
+
+
+def question_direction(qwords: set[str]) -> str | None:
+    """'early' / 'late' when the question asks for the earlier / later of its entities."""
+    e, l = bool(qwords & _EARLY), bool(qwords & _LATE)
+    return "early" if e and not l else "late" if l and not e else None
+
+
 def _cmp(a, b) -> str:
     if a is None or b is None:
         return "?"
@@ -492,7 +503,10 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
     if hnorm and hnorm not in ("yes", "no"):
         add(info.heur_answer, ["k=heur"], ["k=heur"])
 
-    # entities named in the question (comparison answers)
+    # entities named in the question (comparison answers). The date order is also given relative to
+    # the direction the question asks for ('first'/'earlier' vs 'later'/'more recently'), so one
+    # weight serves both directions instead of each template learning its own sign
+    qdir = question_direction(info.qwords)
     for k, (surf, own) in enumerate(info.qents):
         f = ent_facts[k]
         others = [ent_facts[m] for m in range(nq) if m != k]
@@ -500,6 +514,8 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
         for key in ("od1", "od2", "ld1", "ld2"):
             rel = "".join(sorted({_cmp(f[key], o[key]) for o in others})) or "-"
             fl.append(f"{key}{rel}")
+            if qdir:
+                fl.append(f"{key}dir{rel.translate(_AGREE[qdir])}")
         add(surf, ["k=qent"] + fl, ["k=qent"] + fl)
 
     # spans from chunk texts / previews

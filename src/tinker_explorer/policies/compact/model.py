@@ -18,7 +18,7 @@ from torch import nn
 
 from tinker_explorer.env.types import Action, Observation
 from tinker_explorer.errors import UserError
-from tinker_explorer.policies.compact.features import (N_BUCKETS, N_CHUNK_FEATS, N_GLOBAL_FEATS, Candidates,
+from tinker_explorer.policies.compact.features import (N_BUCKETS, N_CHUNK_FEATS, N_GLOBAL_FEATS, Candidates, norm_str,
                                                         ObsInfo, analyse, answer_candidates, chunk_features)
 
 CHECKPOINT_VERSION = 1
@@ -164,7 +164,7 @@ class CompactPolicy:
                 pa = np.exp(z - z.max())
                 ai = int(rng.choice(len(pa), p=pa / pa.sum()))
             else:
-                ai = int(np.argmax(sc))
+                ai = best_answer(cands[k].texts, sc)
             text = cands[k].texts[ai].strip() or "yes"
             out.append(Decision(Action.answer(text), rows[k][0], rows[k][1], rows[k][2], n, cands[k], ai))
         return out
@@ -215,6 +215,20 @@ class CompactPolicy:
         except Exception as e:  # not a torch file
             raise UserError(f"{path}: not a compact checkpoint ({type(e).__name__})") from None
         return cls.from_state(st, **kw)
+
+
+def best_answer(texts: Sequence[str], scores: np.ndarray) -> int:
+    """Index of the most probable answer *string*: one string is often reached by several candidates
+    (a question entity, its span in a text, the heuristic's proposal), so their probabilities add."""
+    p = np.exp(scores - scores.max())
+    mass: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for i, t in enumerate(texts):
+        key = norm_str(t)
+        mass[key] = mass.get(key, 0.0) + float(p[i])
+        if key not in first or scores[i] > scores[first[key]]:
+            first[key] = i
+    return first[max(mass, key=mass.get)]
 
 
 def answer_confidence(scores: np.ndarray) -> np.ndarray:

@@ -74,6 +74,20 @@ class CompactTrainConfig:
     eval_every: int = 20
     val_tasks_max: int = 200
     time_limit_s: float | None = None  # stop GRPO early (and save) after this many seconds in total
+    # start GRPO from another run's warm start (its warm.pt + out-of-fold answer scorers) instead of
+    # training one: the ablation harness shares one warm start across leaves, as the original's RL runs
+    # shared one SFT checkpoint
+    init_from: str | None = None
+
+
+# the config fields the warm start depends on (plus reward.token_cost, which sets its stop targets)
+WARM_FIELDS = ("budget", "max_steps", "seed", "answer_epochs", "answer_lr", "warm_epochs", "warm_lr", "hidden",
+               "answer_folds", "heuristic_features")
+
+
+def warm_key(cfg: CompactTrainConfig) -> dict:
+    """What identifies a warm start: two configs with equal keys train the same warm checkpoint."""
+    return {**{k: getattr(cfg, k) for k in WARM_FIELDS}, "token_cost": cfg.reward.token_cost}
 
 
 # --------------------------------------------------------------------------- oracle states
@@ -398,6 +412,15 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
         start_step = int(last["step"]) + 1
         elapsed_before = float(last.get("elapsed_s", 0.0))
         fold_nets = load_fold_nets(run_dir)
+    elif cfg.init_from:
+        src = Path(cfg.init_from)
+        if not (src / "warm.pt").is_file():
+            raise UserError(f"--init-from {src}: no warm.pt there (train one with `train grpo --policy compact --no-grpo`)")
+        policy = CompactPolicy.load(src / "warm.pt")
+        fold_nets = load_fold_nets(src)
+        save_fold_nets(run_dir, fold_nets)
+        path = policy.save(run_dir / "warm.pt")
+        rec.log_checkpoint(0, "warm", path.name, elapsed_s=time.perf_counter() - t_start)
     else:
         policy = new_policy(build_lexicon(train_tasks), build_qvocab(train_tasks), build_ctxvocab(train_tasks),
                             cfg.hidden, cfg.seed, use_heuristic=cfg.heuristic_features)
@@ -484,6 +507,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-heuristic-features", action="store_true",
                    help="do not feed the heuristic reader's proposals to the scorers (pure learned features)")
     g.add_argument("--time-limit", type=float, default=None, help="stop GRPO after this many seconds (saves)")
+    g.add_argument("--init-from", metavar="RUN_DIR", default=None,
+                   help="skip the warm start: start GRPO from RUN_DIR's warm.pt (e.g. a --no-grpo run)")
     g.add_argument("--eval-every", type=int, default=None, help="GRPO steps between val evals/checkpoints")
 
 
@@ -498,7 +523,7 @@ def config_from_args(args) -> CompactTrainConfig:
         warm_start=not getattr(args, "no_warm_start", False), grpo=not getattr(args, "no_grpo", False),
         time_limit_s=get("time_limit", d.time_limit_s),
         heuristic_features=not getattr(args, "no_heuristic_features", False),
-        eval_every=get("eval_every", d.eval_every))
+        eval_every=get("eval_every", d.eval_every), init_from=get("init_from", d.init_from))
 
 
 def run_grpo_from_args(args) -> int:

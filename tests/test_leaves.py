@@ -1,0 +1,62 @@
+"""The ablation harness: ledger rows per seed, a warm start shared across leaves, crashes recorded,
+paired summary. Tiny made-up tasks and a few GRPO steps (seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+from test_compact import TINY, make_task  # noqa: E402
+
+from tinker_explorer.errors import UserError  # noqa: E402
+from tinker_explorer.experiments.leaves import Harness, read_ledger, run_leaf, summary  # noqa: E402
+
+LEAF = """from dataclasses import replace
+from tinker_explorer.env.rewards import RewardConfig
+DESCRIPTION = "{desc}"
+def configure(cfg):
+    return replace(cfg, reward=RewardConfig(name="{reward}"), {extra}**{tiny!r})
+"""
+
+
+@pytest.fixture()
+def harness(tmp_path):
+    tasks = tmp_path / "train.jsonl"
+    tasks.write_text("".join(json.dumps(make_task(k).to_json()) + "\n" for k in range(12)))
+    leaves = tmp_path / "leaves"
+    leaves.mkdir()
+    for name, reward, extra in (("base", "f1", ""), ("shaped", "shaped", "")):
+        (leaves / f"{name}.py").write_text(LEAF.format(desc=f"leaf {name}", reward=reward, extra=extra, tiny=TINY))
+    (leaves / "crash.py").write_text("DESCRIPTION = 'raises'\ndef configure(cfg):\n    raise RuntimeError('boom')\n")
+    return Harness(train_tasks=str(tasks), leaves_dir=str(leaves), baseline_leaf="base", time_limit_s=60)
+
+
+def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path):
+    run_leaf("base", [0], harness, progress=False)
+    run_leaf("shaped", [0], harness, progress=False)
+    ledger = read_ledger(harness)
+    assert [r["leaf"] for r in ledger] == ["base", "shaped"]
+    for r in ledger:
+        assert r["status"] in ("keep", "discard") and 0.0 <= float(r["f1"]) <= 1.0
+        assert float(r["f1_ci_low"]) <= float(r["f1"]) <= float(r["f1_ci_high"])
+        assert r["description"] == f"leaf {r['leaf']}"
+    # the two leaves differ only in the GRPO reward: one warm start serves both
+    warm = list((tmp_path / "leaves" / "runs" / "_warm").iterdir())
+    assert len(warm) == 1 and (warm[0] / "warm.pt").is_file()
+    table, rows = summary(harness)
+    assert "| shaped | 1 |" in table and "baseline" in table
+    assert "diff_vs_baseline" in next(r for r in rows if r["leaf"] == "shaped")
+
+
+def test_crashing_leaf_is_recorded_not_hidden(harness):
+    run_leaf("crash", [0], harness, progress=False)
+    (row,) = read_ledger(harness)
+    assert row["status"] == "crash" and "boom" in row["description"]
+
+
+def test_unknown_leaf_is_a_user_error(harness):
+    with pytest.raises(UserError, match="leaves here: .*base"):
+        run_leaf("nope", [0], harness, progress=False)
