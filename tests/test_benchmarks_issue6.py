@@ -1,0 +1,168 @@
+"""Issue 6 benchmarks (benchmarks/cross_dataset.py, benchmarks/pool_scaling.py): the policy-spec
+parser, the log-log slope fit, the timing proxy, and tiny end-to-end runs on made-up tasks (seconds)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_task
+from tinker_explorer.data.schema import save_tasks
+from tinker_explorer.errors import UserError
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+cross = _load("cross_dataset")
+pool = _load("pool_scaling")
+
+SECRET_ANSWER = "Kessa, Norland"  # make_task's gold answer
+SECRET_QUESTION = "Where was the director of film Blue Harbor born?"
+
+
+def _write_tasks(path: Path, prefix: str, n: int = 6, n_chunks: int = 6) -> Path:
+    tasks = [make_task(id=f"{prefix}-secret-id-{i}", n_chunks=n_chunks,
+                       qtype="comparison" if i % 2 else "compositional") for i in range(n)]
+    save_tasks(tasks, path)
+    return path
+
+
+def _assert_no_dataset_content(text: str, prefix: str) -> None:
+    assert f"{prefix}-secret-id" not in text
+    assert SECRET_ANSWER not in text and "Kessa" not in text
+    assert SECRET_QUESTION not in text and "Blue Harbor" not in text
+    assert '"per_task"' not in text and "task_id" not in text
+
+
+# ---- policy specs
+def test_policy_spec_forms():
+    assert cross.parse_policy_spec("heuristic") == cross.PolicySpec("heuristic", "heuristic", None)
+    assert cross.parse_policy_spec("rnd=random") == cross.PolicySpec("rnd", "random", None)
+    s = cross.parse_policy_spec("compact (2wiki)=compact:runs/compact_2wiki")
+    assert (s.label, s.name, s.checkpoint) == ("compact (2wiki)", "compact", "runs/compact_2wiki")
+    unlabelled = cross.parse_policy_spec("compact:runs/x")
+    assert unlabelled.name == "compact" and unlabelled.checkpoint == "runs/x" and "runs/x" in unlabelled.label
+
+
+def test_policy_spec_data_substitution():
+    s = cross.parse_policy_spec("compact (own)=compact:runs/compact_{data}")
+    assert s.checkpoint_for("hotpotqa") == "runs/compact_hotpotqa"
+    assert s.checkpoint_for("musique") == "runs/compact_musique"
+    assert cross.parse_policy_spec("heuristic").checkpoint_for("musique") is None
+
+
+@pytest.mark.parametrize("bad", ["nope", "x=nope:ckpt", "compact", "c=compact", "compact:", "heuristic:runs/x", "x="])
+def test_bad_policy_spec_is_a_user_error(bad):
+    with pytest.raises(UserError):
+        cross.parse_policy_spec(bad)
+
+
+def test_data_spec():
+    assert cross.parse_data_spec("hotpotqa=data_out/hotpotqa/val.jsonl") == ("hotpotqa", "data_out/hotpotqa/val.jsonl")
+    assert cross.parse_data_spec("data_out/musique/val.jsonl") == ("musique", "data_out/musique/val.jsonl")
+    with pytest.raises(UserError):
+        cross.parse_data_spec("=x.jsonl")
+
+
+# ---- slope fit and timing proxy
+def test_loglog_slope_linear_and_quadratic():
+    sizes = [10, 20, 50, 100]
+    assert pool.loglog_slope(sizes, [0.3 * s for s in sizes]) == pytest.approx(1.0, abs=1e-9)
+    assert pool.loglog_slope(sizes, [0.002 * s ** 2 for s in sizes]) == pytest.approx(2.0, abs=1e-9)
+    noisy = [0.3 * s * f for s, f in zip(sizes, (1.05, 0.97, 1.02, 0.99))]
+    assert pool.loglog_slope(sizes, noisy) == pytest.approx(1.0, abs=0.05)
+    assert math.isnan(pool.loglog_slope([10], [1.0]))
+
+
+def test_pool_spec():
+    assert pool.parse_pool_spec("20=data_out/2wiki_pool20/val.jsonl") == (20, "data_out/2wiki_pool20/val.jsonl")
+    for bad in ("x=a.jsonl", "0=a.jsonl", "20", "20="):
+        with pytest.raises(UserError):
+            pool.parse_pool_spec(bad)
+
+
+def test_timed_policy_forwards_and_counts():
+    from tinker_explorer.eval.runner import run_episodes
+    from tinker_explorer.policies import get_policy
+    tasks = [make_task(id=f"t{i}") for i in range(4)]
+    base = get_policy("heuristic")
+    timed = pool.TimedPolicy(base)
+    a = run_episodes(timed, tasks, seed=1)
+    b = run_episodes(base, tasks, seed=1)
+    assert [t.answer for t in a] == [t.answer for t in b] and a[0].policy == "heuristic"
+    assert timed.calls == max(len(t.steps) for t in a) and timed.seconds > 0
+    assert timed.seconds == pytest.approx(sum(t.seconds for t in a), rel=0.5, abs=1e-3)
+
+
+# ---- end to end, random + heuristic only
+def test_cross_dataset_end_to_end(tmp_path, capsys):
+    a = _write_tasks(tmp_path / "a" / "val.jsonl", "dsa")
+    b = _write_tasks(tmp_path / "b" / "val.jsonl", "dsb", n=4, n_chunks=5)
+    out = tmp_path / "out" / "cross"
+    rc = cross.main(["--data", f"alpha={a}", "--data", str(b), "--policy", "random", "--policy", "heur=heuristic",
+                     "--limit", "5", "--out", str(out), "--quiet"])
+    assert rc == 0
+    md, js = out.with_suffix(".md").read_text(), out.with_suffix(".json").read_text()
+    assert md.startswith("Command: `python benchmarks/cross_dataset.py --data") and "| alpha | heur |" in md
+    assert md in capsys.readouterr().out
+    for prefix in ("dsa", "dsb"):
+        _assert_no_dataset_content(md + js, prefix)
+    res = json.loads(js)
+    assert res["datasets"]["alpha"]["n_tasks"] == 5 and res["datasets"]["b"]["n_tasks"] == 4
+    rows = {(r["dataset"], r["policy"]): r for r in res["rows"]}
+    assert set(rows) == {("alpha", "random"), ("alpha", "heur"), ("b", "random"), ("b", "heur")}
+    assert "f1_vs_heuristic" not in rows[("alpha", "heur")] and rows[("alpha", "heur")]["n_tasks"] == 5
+    d = rows[("alpha", "random")]["f1_vs_heuristic"]
+    assert d["n"] == 5 and d["diff"] == pytest.approx(rows[("alpha", "random")]["f1"] - rows[("alpha", "heur")]["f1"])
+    assert "per_type" in rows[("b", "random")] and len(rows[("b", "random")]["f1_ci"]) == 2
+
+
+def test_cross_dataset_missing_inputs_are_one_line_errors(tmp_path, capsys):
+    a = _write_tasks(tmp_path / "val.jsonl", "dsa", n=2)
+    out = str(tmp_path / "x")
+    assert cross.main(["--data", f"a={tmp_path / 'missing.jsonl'}", "--policy", "random", "--out", out]) == 2
+    assert cross.main(["--data", f"a={a}", "--policy", f"c=compact:{tmp_path}/runs_{{data}}", "--out", out]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "missing.jsonl" in err[0] and "runs_a" in err[1] and "Traceback" not in err[1]
+    assert cross.main(["--data", f"a={a}", "--policy", "bogus", "--out", out]) == 2
+    assert not Path(out + ".json").exists()
+
+
+def test_pool_scaling_end_to_end(tmp_path, capsys):
+    p5 = _write_tasks(tmp_path / "p5.jsonl", "pa", n=4, n_chunks=5)
+    p6 = _write_tasks(tmp_path / "p6.jsonl", "pb", n=4, n_chunks=6)
+    out = tmp_path / "out" / "scaling"
+    rc = pool.main(["--pool", f"6={p6}", "--pool", f"5={p5}", "--policies", "random", "heuristic",
+                    "--repeats", "2", "--out", str(out), "--quiet"])
+    assert rc == 0
+    md, js = out.with_suffix(".md").read_text(), out.with_suffix(".json").read_text()
+    assert md.startswith("Command: `python benchmarks/pool_scaling.py --pool") and "Machine:" in md
+    assert out.with_suffix(".png").stat().st_size > 1000
+    capsys.readouterr()
+    for prefix in ("pa", "pb"):
+        _assert_no_dataset_content(md + js, prefix)
+    res = json.loads(js)
+    assert [r["pool_size"] for r in res["rows"]] == [5, 5, 6, 6]
+    assert set(res["loglog_slope"]) == {"random", "heuristic"}
+    for r in res["rows"]:
+        assert len(r["decision_ms_per_task_runs"]) == 2 and r["decision_ms_per_task"] > 0
+        assert r["decision_ms_per_task"] == pytest.approx(np.median(r["decision_ms_per_task_runs"]))
+        assert r["decision_ms_per_task_per_chunk"] == pytest.approx(r["decision_ms_per_task"] / r["pool_size"])
+    assert res["machine"]["cpu_count"] and "compact" not in md
+    assert pool.main(["--pool", f"5={tmp_path / 'nope.jsonl'}", "--policies", "random", "--out", str(out)]) == 2
+    assert pool.main(["--pool", f"5={p5}", "--policies", "compact", "--checkpoint", str(tmp_path / "none"),
+                      "--out", str(out)]) == 2
