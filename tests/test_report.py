@@ -101,3 +101,28 @@ def test_no_inputs_and_no_runs_dir_is_a_user_error(tmp_path, monkeypatch, capsys
     monkeypatch.chdir(tmp_path)
     assert main(["report"]) == 2
     assert "no inputs" in capsys.readouterr().err
+
+
+def test_report_has_a_leaves_section_from_the_ledger(tmp_path, inputs):
+    from tinker_explorer.experiments.leaves import LEDGER_COLUMNS
+    leaves = tmp_path / "leaves"
+    (leaves / "results").mkdir(parents=True)
+    rows = ["\t".join(LEDGER_COLUMNS)]
+    for leaf, base in (("f1_honest", 0.6), ("shaped_honest", 0.4)):
+        for seed in range(3):
+            f1s = [base + 0.1 * ((i + seed) % 3) for i in range(10)]
+            (leaves / "results" / f"{leaf}_s{seed}.json").write_text(json.dumps(
+                {"per_task": [{"task_id": f"t{i}", "f1": f} for i, f in enumerate(f1s)]}))
+            m = sum(f1s) / 10
+            rows.append("\t".join(["abc", leaf, str(seed), f"{m:.4f}", "0", "1", "0.5", "100", "9", "keep", leaf]))
+    (leaves / "results.tsv").write_text("\n".join(rows) + "\n")
+    run, heur, rand = inputs
+    out = tmp_path / "rep"
+    assert main(["report", str(heur), "--out", str(out), "--leaves", str(leaves)]) == 0
+    md = (out / "report.md").read_text()
+    assert "## Ablation leaves" in md and "| shaped_honest | 3 |" in md
+    assert re.search(r"\| shaped_honest \| 3 \| [0-9.]+ \([0-9.]+\) \| 100 \| -0\.200 \[-0\.200, -0\.200\] \|", md)
+    assert (out / "figures" / "leaves.png").stat().st_size > 5000
+    # no ledger: no section, no error
+    assert main(["report", str(heur), "--out", str(tmp_path / "rep2"), "--leaves", str(tmp_path / "none")]) == 0
+    assert "Ablation leaves" not in (tmp_path / "rep2" / "report.md").read_text()

@@ -19,6 +19,8 @@ def register(sub) -> None:
     r.add_argument("inputs", nargs="*", metavar="RUN_DIR_OR_EVAL_JSON",
                    help="run directories and eval result JSONs (default: every run directory under runs/)")
     r.add_argument("--out", default="docs/report", help="output directory")
+    r.add_argument("--leaves", default="leaves", metavar="DIR",
+                   help="ablation folder whose results.tsv ledger gets a section (skipped when absent; '' = off)")
     r.set_defaults(func=cmd_report)
 
     v = sub.add_parser("view", help="one static HTML page to browse trajectories",
@@ -40,7 +42,8 @@ def cmd_report(args) -> int:
         raise UserError("no inputs: give run directories or eval JSONs (runs/ holds no run directories)")
     inp = load_inputs(paths)
     command = "tinker-explorer report " + " ".join(shlex.quote(str(p)) for p in args.inputs) + f" --out {args.out}"
-    res = build_report(inp, Path(args.out), command=command)
+    leaves = Path(args.leaves) if args.leaves and (Path(args.leaves) / "results.tsv").is_file() else None
+    res = build_report(inp, Path(args.out), command=command, leaves_dir=leaves)
     if inp.evals:
         from tinker_explorer.report.stats import overall_rows
         print(format_table([{"policy": r.label, "f1": r.f1.mean, "em": r.em.mean, "answer_rate": r.answer_rate.mean,

@@ -93,7 +93,34 @@ def run_section(run: RunData, fig: Path | None, out_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def build_report(inp: Inputs, out_dir: Path, command: str = "tinker-explorer report") -> ReportOutput:
+def leaves_section(leaves_dir: Path, fig_dir: Path, res: ReportOutput, rel) -> list[str]:
+    """The ablation ledger (``leaves/results.tsv``) as a table with paired CIs and a per-seed plot."""
+    import dataclasses
+
+    from tinker_explorer.experiments.leaves import HARNESS, read_ledger, summary
+    from tinker_explorer.report import plots
+    h = dataclasses.replace(HARNESS, leaves_dir=str(leaves_dir))
+    ledger = read_ledger(h)
+    if not ledger:
+        return []
+    table, rows = summary(h)
+    seed_f1: dict[str, list[float]] = {}
+    for r in ledger:
+        if r["status"] != "crash":
+            seed_f1.setdefault(r["leaf"], []).append(float(r["f1"]))
+    md = ["## Ablation leaves", "",
+          f"Ledger `{leaves_dir}/results.tsv` ({len(ledger)} rows). Metric: token F1 on the fixed held-out part of "
+          f"2Wiki train, budget {h.budget}; the difference column is paired over held-out tasks (per-task F1 "
+          "averaged over seeds).", "", table, ""]
+    p = plots.plot_leaves(rows, seed_f1, h.baseline_leaf, fig_dir / "leaves.png")
+    if p:
+        res.figures.append(p)
+        md += [f"![leaves: F1 per seed and paired difference]({rel(p)})", ""]
+    return md
+
+
+def build_report(inp: Inputs, out_dir: Path, command: str = "tinker-explorer report",
+                 leaves_dir: Path | None = None) -> ReportOutput:
     from tinker_explorer.report import plots
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -140,6 +167,8 @@ def build_report(inp: Inputs, out_dir: Path, command: str = "tinker-explorer rep
             if fig:
                 res.figures.append(fig)
             md += [run_section(run, fig, out_dir), ""]
+    if leaves_dir is not None:
+        md += leaves_section(leaves_dir, fig_dir, res, rel)
     if not inp.evals and not inp.runs:
         md += ["_No inputs._", ""]
     res.report.write_text("\n".join(md).rstrip() + "\n", encoding="utf-8")

@@ -310,3 +310,34 @@ def plot_paired(paired: list[Paired], base: str, out: Path) -> Path | None:
     fig.savefig(out, dpi=DPI)
     plt.close(fig)
     return out
+
+
+def plot_leaves(rows: list[dict], seed_f1: dict[str, list[float]], base: str, out: Path) -> Path | None:
+    """Left: held-out F1 of every seed per leaf (dots) and the mean (bar). Right: paired F1 difference
+    against the baseline leaf with its 95% CI."""
+    if not rows:
+        return None
+    names = [r["leaf"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 0.6 * len(names) + 2.2), sharey=True)
+    y = np.arange(len(names))
+    for i, r in enumerate(rows):
+        a.barh(i, r["f1_mean"], color=COLORS[i % 10], alpha=0.35, height=0.6)
+        f = seed_f1.get(r["leaf"], [])
+        a.scatter(f, [i] * len(f), color=COLORS[i % 10], zorder=3, s=22)
+        if "diff_vs_baseline" in r:
+            lo, hi = r["diff_ci"]
+            b.errorbar(r["diff_vs_baseline"], i, xerr=[[r["diff_vs_baseline"] - lo], [hi - r["diff_vs_baseline"]]],
+                       fmt="o", color=COLORS[i % 10], capsize=4)
+    lo = min([min(v) for v in seed_f1.values() if v] + [1.0])
+    a.set_xlim(max(0.0, lo - 0.05), min(1.0, max(r["f1_mean"] for r in rows) + 0.05))
+    a.set_yticks(y, names)
+    a.set_xlabel("held-out token F1 (dots: seeds, bar: mean)")
+    a.set_title("Leaves: F1 per seed")
+    b.axvline(0, color="grey", lw=1)
+    b.set_xlabel(f"F1 minus {base} (paired over tasks, 95% CI)")
+    b.set_title("Difference vs baseline leaf")
+    a.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(out, dpi=DPI)
+    plt.close(fig)
+    return out
