@@ -131,3 +131,15 @@ def test_answer_extractor_learns_span_boundaries():
     policy.sample = False
     action = policy.act_batch([obs], [np.random.default_rng(0)])[0]
     assert action.kind.value in ("answer", "open")
+
+
+def test_training_on_pools_of_different_sizes_stays_finite(tmp_path):
+    """HotpotQA/MuSiQue pools differ in size: the warm start's STOP target must be the padded batch's
+    STOP column, not the row's own pool size (which once made the loss infinite and the weights NaN)."""
+    import dataclasses
+    tasks = [dataclasses.replace(t, chunks=t.chunks[:3 + k % 3]) for k, t in enumerate(make_task(k) for k in range(8))]
+    path = train_compact(CompactTrainConfig(**TINY), tasks[:6], tasks[6:], tmp_path / "run", progress=False)
+    policy = CompactPolicy.load(path)
+    assert all(torch.isfinite(p).all() for p in policy.chunk_net.parameters())
+    trajs = run_episodes(policy, tasks, EnvConfig(budget=2000), seed=0)
+    assert all(t.answer is not None for t in trajs)

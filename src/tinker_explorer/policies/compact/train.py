@@ -209,6 +209,9 @@ def expected_f1(policy: CompactPolicy, states: Sequence[OracleState]) -> tuple[n
 
 
 # --------------------------------------------------------------------------- warm start
+STOP = -1  # the STOP target of an open/stop row
+
+
 def task_fold(task: Task, k: int) -> int:
     return zlib.crc32(task.id.encode("utf-8")) % k
 
@@ -251,17 +254,16 @@ def warm_start(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainCo
         info = policy.analyse(s.obs)
         cf, g, valid = chunk_features(info, policy.lexicon)
         rows.append((cf, np.concatenate([g, conf[k]]).astype(np.float32), valid))
-        n = cf.shape[0]
-        tgt = [n] if stop else [t for t in s.targets if valid[t]] or [n]
+        tgt = [STOP] if stop else [t for t in s.targets if valid[t]] or [STOP]
         targets.append(tgt)
         if stop:
             done_task.add(s.task_idx)
     cf, g, valid = stack_rows(rows)
     n = cf.shape[1]
     tmask = torch.zeros((len(rows), n + 1), dtype=torch.bool)
-    for r, tgt in enumerate(targets):
+    for r, tgt in enumerate(targets):  # pools may differ in size: STOP is the last column of the padded batch
         for t in tgt:
-            tmask[r, t if t < n else n] = True
+            tmask[r, n if t == STOP else t] = True
     opt = torch.optim.Adam(policy.chunk_net.parameters(), lr=cfg.warm_lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     loss_v = float("nan")
@@ -276,7 +278,7 @@ def warm_start(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainCo
             loss.backward()
             opt.step()
             loss_v = loss.item()
-    stop_frac = float(np.mean([t == [n] or t[0] >= n for t in targets]))
+    stop_frac = float(np.mean([t == [STOP] for t in targets]))
     return ({"warm_states": len(states), "chunk_states": len(rows), "chunk_loss": loss_v,
              "oracle_stop_rows": stop_frac, "warm_seconds": time.perf_counter() - t0}, fold_nets)
 
