@@ -407,10 +407,12 @@ def _cmp(a, b) -> str:
 
 
 def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[str],
-                      ctxvocab: frozenset[str] = frozenset()) -> Candidates:
+                      ctxvocab: frozenset[str] = frozenset(), span_cache: dict | None = None) -> Candidates:
     """All answer candidates of an observation with their hashed features. Context words outside
     ``ctxvocab`` (words seen near training answers) become '_': keeps the hashed space small and
-    the model from memorising contexts."""
+    the model from memorising contexts. ``span_cache`` (owned by the caller, one per policy) keeps
+    the hashed features of a chunk's spans that do not change while an episode goes on, so each
+    step only hashes the few features that depend on the heuristic's current answer."""
     cv = lambda w: w if w in ctxvocab or not w[:1].isalnum() else "_"
     qkeys = sorted({w for w in info.qwords if w in qvocab})
     w0 = info.qnorm.split(" ", 1)[0] if info.qnorm else ""
@@ -440,20 +442,31 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
             return "h=sub"
         return "h=ovl" if set(n.split()) & hset else "h=no"
 
-    def add(text: str, base: list[str], conj: list[str], wconj: list[str] | None = None, src: int = -1) -> None:
+    def static_hashes(base: list[str], conj: list[str], wconj: list[str] | None) -> list[int]:
         # base features alone; every conj feature with the question template; the few wconj
         # features with each template word (shares strength across templates)
-        hr = heur_rel(text)
-        base = base + [hr, f"{hr}|{base[0]}"]
-        conj = conj + [hr]
-        if wconj is not None:
-            wconj = wconj + [hr]
         fs = ["bias"] + base + [f"{qt}|{c}" for c in conj]
         for q in qword_conj:
             fs += [f"{q}|{c}" for c in (wconj if wconj is not None else conj)]
+        return [stable_hash(f) for f in fs]
+
+    dyn: dict[tuple[str, str], list[int]] = {}
+
+    def heur_hashes(hr: str, kind: str) -> list[int]:
+        # the features of the candidate's relation to the heuristic's answer (hr), as if appended to
+        # base, conj and wconj above
+        if (hr, kind) not in dyn:
+            dyn[hr, kind] = [stable_hash(f) for f in [hr, f"{hr}|{kind}", f"{qt}|{hr}"]
+                             + [f"{q}|{hr}" for q in qword_conj]]
+        return dyn[hr, kind]
+
+    def add_hashed(text: str, static: list[int], kind: str, src: int) -> None:
         texts.append(text)
         where.append(src)
-        feats.append([stable_hash(f) for f in fs])
+        feats.append(static + heur_hashes(heur_rel(text), kind))
+
+    def add(text: str, base: list[str], conj: list[str], wconj: list[str] | None = None, src: int = -1) -> None:
+        add_hashed(text, static_hashes(base, conj, wconj), base[0], src)
 
     # chunk sources: visible text, else preview head
     def src_text(i: int) -> tuple[str, str]:
@@ -528,45 +541,65 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
         if not text:
             continue
         role = "q" if i in qc else ("link" if i in ent_link else ("ment" if info.mentions[i] else "other"))
-        tnorm = info.tnorm[i]
-        for (s, e, toks, offs, sid) in span_candidates(text):
-            surf = text[offs[s][0]:offs[e - 1][1]]
-            low = [t.lower() for t in toks]
-            shape = re.sub(r"(.)\1+", r"\1+", "".join(_tok_class(t) for t in toks))
-            nw = [w for w in low if w[0].isalnum()]
-            inq = sum(w in qset for w in nw) / max(1, len(nw))
-            before = text[max(0, offs[s][0] - 60):offs[s][0]]
-            after = text[offs[e - 1][1]:offs[e - 1][1] + 40]
-            lt, rt = TOKEN_RE.findall(before)[-2:], TOKEN_RE.findall(after)[:2]
-            l1 = cv(lt[-1].lower()) if lt else "<s>"
-            l2 = " ".join(cv(w.lower()) for w in lt) or "<s>"
-            r1 = cv(rt[0].lower()) if rt else "</s>"
-            r2 = " ".join(cv(w.lower()) for w in rt) or "</s>"
-            span_norm = " ".join(nw)
-            lwin = [w for w in norm_words(before)[-5:] if w in ctxvocab and w not in STOPWORDS]
-            rwin = [w for w in norm_words(after)[:3] if w in ctxvocab and w not in STOPWORDS]
-            win = [f"lw={w}" for w in lwin] + [f"rw={w}" for w in rwin]
-            wide = norm_words(text[max(0, offs[s][0] - 90):offs[s][0]])[-10:]
-            dist = next((d for d, w in enumerate(reversed(wide)) if rel_stem(w) in qrel), None)
-            rmatch = sum(rel_stem(w) in qrel for w in norm_words(after)[:5])
-            qm = f"qrel={'none' if dist is None else min(dist // 2, 4)}{min(rmatch, 1)}"
-            win.append(qm)
-            any_title = span_norm in title_set
-            base = ["k=span", f"src={src}", f"role={role}", f"shape={shape}", f"len={min(len(nw), 6)}",
-                    f"sid={min(sid, 3)}", f"inq={round(inq * 2)}", f"istitle={span_norm == tnorm}",
-                    f"l1={l1}", f"r1={r1}",
-                    f"lex={any(t in lexicon for t in toks)}", f"anytitle={any_title}"] + win
-            conj = ["k=span", f"shape={shape}", f"role={role}", f"src={src}", f"l1={l1}", f"l2={l2}",
-                    f"r1={r1}", f"r2={r2}", f"inq={round(inq * 2)}", f"sid={min(sid, 3)}",
-                    f"rs={role}{src}{min(sid, 2)}", f"lex={any(t in lexicon for t in toks)}",
-                    f"istitle={span_norm == tnorm}", f"anytitle={any_title}"]
-            if span_norm in lexicon_lower:  # nationality/country words: a learned prior per word
-                base.append(f"w={span_norm}")
-            add(surf, base, conj, [f"shape={shape}", f"l1={l1}", f"r1={r1}", f"rs={role}{src}{min(sid, 2)}",
-                                   f"lex={any(t in lexicon for t in toks)}", f"anytitle={any_title}"] + win, i)
+        key = (info.question, "\x1f".join(info.tnorm), i, src, role)
+        cached = span_cache.get(key) if span_cache is not None else None
+        if cached is None:
+            cached = _span_features(text, src, role, info.tnorm[i], title_set, qset, qrel, lexicon,
+                                    lexicon_lower, ctxvocab, cv, static_hashes)
+            if span_cache is not None:
+                if len(span_cache) > 100_000:
+                    span_cache.clear()
+                span_cache[key] = cached
+        for surf, static in cached:
+            add_hashed(surf, static, "k=span", i)
     lens = np.array([len(f) for f in feats], dtype=np.int32)
     flat = np.fromiter((x for f in feats for x in f), dtype=np.int32, count=int(lens.sum()))
     return Candidates(texts, flat, lens, where)
+
+
+def _span_features(text, src, role, tnorm, title_set, qset, qrel, lexicon, lexicon_lower, ctxvocab, cv,
+                   static_hashes) -> list[tuple[str, list[int]]]:
+    """(surface, hashed features) of every span of one chunk's visible text: everything but the
+    features that depend on the heuristic's current answer."""
+    out = []
+    for (s, e, toks, offs, sid) in span_candidates(text):
+        surf = text[offs[s][0]:offs[e - 1][1]]
+        low = [t.lower() for t in toks]
+        shape = re.sub(r"(.)\1+", r"\1+", "".join(_tok_class(t) for t in toks))
+        nw = [w for w in low if w[0].isalnum()]
+        inq = sum(w in qset for w in nw) / max(1, len(nw))
+        before = text[max(0, offs[s][0] - 60):offs[s][0]]
+        after = text[offs[e - 1][1]:offs[e - 1][1] + 40]
+        lt, rt = TOKEN_RE.findall(before)[-2:], TOKEN_RE.findall(after)[:2]
+        l1 = cv(lt[-1].lower()) if lt else "<s>"
+        l2 = " ".join(cv(w.lower()) for w in lt) or "<s>"
+        r1 = cv(rt[0].lower()) if rt else "</s>"
+        r2 = " ".join(cv(w.lower()) for w in rt) or "</s>"
+        span_norm = " ".join(nw)
+        lwin = [w for w in norm_words(before)[-5:] if w in ctxvocab and w not in STOPWORDS]
+        rwin = [w for w in norm_words(after)[:3] if w in ctxvocab and w not in STOPWORDS]
+        win = [f"lw={w}" for w in lwin] + [f"rw={w}" for w in rwin]
+        wide = norm_words(text[max(0, offs[s][0] - 90):offs[s][0]])[-10:]
+        dist = next((d for d, w in enumerate(reversed(wide)) if rel_stem(w) in qrel), None)
+        rmatch = sum(rel_stem(w) in qrel for w in norm_words(after)[:5])
+        qm = f"qrel={'none' if dist is None else min(dist // 2, 4)}{min(rmatch, 1)}"
+        win.append(qm)
+        any_title = span_norm in title_set
+        base = ["k=span", f"src={src}", f"role={role}", f"shape={shape}", f"len={min(len(nw), 6)}",
+                f"sid={min(sid, 3)}", f"inq={round(inq * 2)}", f"istitle={span_norm == tnorm}",
+                f"l1={l1}", f"r1={r1}",
+                f"lex={any(t in lexicon for t in toks)}", f"anytitle={any_title}"] + win
+        conj = ["k=span", f"shape={shape}", f"role={role}", f"src={src}", f"l1={l1}", f"l2={l2}",
+                f"r1={r1}", f"r2={r2}", f"inq={round(inq * 2)}", f"sid={min(sid, 3)}",
+                f"rs={role}{src}{min(sid, 2)}", f"lex={any(t in lexicon for t in toks)}",
+                f"istitle={span_norm == tnorm}", f"anytitle={any_title}"]
+        if span_norm in lexicon_lower:  # nationality/country words: a learned prior per word
+            base.append(f"w={span_norm}")
+        out.append((surf, static_hashes(base, conj, [f"shape={shape}", f"l1={l1}", f"r1={r1}",
+                                                     f"rs={role}{src}{min(sid, 2)}",
+                                                     f"lex={any(t in lexicon for t in toks)}",
+                                                     f"anytitle={any_title}"] + win)))
+    return out
 
 
 def build_lexicon(tasks: Sequence) -> frozenset[str]:

@@ -101,6 +101,7 @@ class CompactPolicy:
         self.sample_answer = sample_answer
         self.answer_temperature = answer_temperature
         self._cache: dict = {}
+        self._span_cache: dict = {}  # per-chunk span features that do not change within an episode
 
     def analyse(self, obs: Observation) -> ObsInfo:
         return analyse(obs, use_heuristic=self.use_heuristic)
@@ -108,6 +109,7 @@ class CompactPolicy:
     # ---- candidate cache: the same (task, visible texts) state recurs across GRPO samples
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._span_cache.clear()
 
     def candidates(self, obs: Observation, info: ObsInfo | None = None) -> Candidates:
         key = (obs.question, tuple((c.title, c.text is not None, len(c.preview)) for c in obs.chunks))
@@ -115,7 +117,8 @@ class CompactPolicy:
         if c is None:
             if len(self._cache) > 200_000:
                 self._cache.clear()
-            c = answer_candidates(info or self.analyse(obs), self.lexicon, self.qvocab, self.ctxvocab)
+            c = answer_candidates(info or self.analyse(obs), self.lexicon, self.qvocab, self.ctxvocab,
+                                  self._span_cache)
             self._cache[key] = c
         return c
 
