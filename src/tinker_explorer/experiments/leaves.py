@@ -188,6 +188,19 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
                     acc.setdefault(t["task_id"], []).append(t["f1"])
         return {k: float(np.mean(v)) for k, v in acc.items()}
 
+    def train_reward(leaf: str, seeds: list[str]) -> float:
+        """Mean training reward of the last 10 GRPO steps (from the run records, when present): the
+        original's claim is about training reward vs held-out quality."""
+        vals = []
+        for seed in seeds:
+            p = Path(h.leaves_dir) / "runs" / f"{leaf}_s{seed}" / "metrics.jsonl"
+            if p.exists():
+                ms = [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
+                rs = [m["reward_mean"] for m in ms if m.get("stage") == "grpo" and "reward_mean" in m][-10:]
+                if rs:
+                    vals.append(float(np.mean(rs)))
+        return float(np.mean(vals)) if vals else float("nan")
+
     base = per_task(h.baseline_leaf)
     rows = []
     for leaf in leaves:
@@ -196,20 +209,23 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
         row = {"leaf": leaf, "seeds": len(rs), "crashes": sum(r["status"] == "crash" for r in ledger if r["leaf"] == leaf),
                "f1_mean": float(np.mean(f1s)) if f1s else float("nan"),
                "f1_seed_sd": float(np.std(f1s, ddof=1)) if len(f1s) > 1 else 0.0,
-               "tokens_read": float(np.mean([float(r["tokens_read"]) for r in rs])) if rs else float("nan")}
+               "tokens_read": float(np.mean([float(r["tokens_read"]) for r in rs])) if rs else float("nan"),
+               "train_reward": train_reward(leaf, [r["seed"] for r in rs])}
         pt = per_task(leaf)
         shared = [k for k in pt if k in base]
         if leaf != h.baseline_leaf and shared:
             c = paired_bootstrap([pt[k] for k in shared], [base[k] for k in shared])
             row.update(diff_vs_baseline=c["diff"], diff_ci=c["ci"])
         rows.append(row)
-    head = f"| leaf | seeds | F1 mean (seed sd) | tokens read | F1 - {h.baseline_leaf} [95% CI, paired] |"
-    lines = [head, "|---|---|---|---|---|"]
+    head = (f"| leaf | seeds | held-out F1 mean (seed sd) | tokens read | training reward (last 10 steps) | "
+            f"F1 - {h.baseline_leaf} [95% CI, paired] |")
+    lines = [head, "|---|---|---|---|---|---|"]
     for r in rows:
         diff = (f"{r['diff_vs_baseline']:+.3f} [{r['diff_ci'][0]:+.3f}, {r['diff_ci'][1]:+.3f}]"
                 if "diff_vs_baseline" in r else "baseline" if r["leaf"] == h.baseline_leaf else "-")
         lines.append(f"| {r['leaf']} | {r['seeds']}{' (+%d crash)' % r['crashes'] if r['crashes'] else ''} | "
-                     f"{r['f1_mean']:.3f} ({r['f1_seed_sd']:.3f}) | {r['tokens_read']:.0f} | {diff} |")
+                     f"{r['f1_mean']:.3f} ({r['f1_seed_sd']:.3f}) | {r['tokens_read']:.0f} | "
+                     f"{'-' if np.isnan(r['train_reward']) else format(r['train_reward'], '.3f')} | {diff} |")
     return "\n".join(lines), rows
 
 
