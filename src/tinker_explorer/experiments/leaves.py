@@ -71,9 +71,14 @@ def load_leaf(name: str, h: Harness = HARNESS):
 
 
 def _commit() -> str:
+    """The commit whose code this process runs, '+dirty' when tracked code differs from it (a row
+    measured on uncommitted code cannot be reproduced from its commit)."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                               check=True).stdout.strip()
+        clean = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src", "leaves/*.py"],
+                               capture_output=True).returncode == 0
+        return head if clean else head + "+dirty"
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -103,6 +108,7 @@ def _baseline_mean(ledger: list[dict], h: Harness) -> float | None:
 
 def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, progress: bool = True) -> list[dict]:
     """Train + evaluate one leaf per seed under the fixed harness; append a ledger row per seed."""
+    commit = _commit()  # once, before the trainer's modules load: the code every seed below runs
     from tinker_explorer.data.schema import load_tasks
     from tinker_explorer.env import EnvConfig
     from tinker_explorer.eval.runner import run_episodes, summarize
@@ -119,7 +125,7 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
     for seed in seeds:
         t0 = time.perf_counter()
         run_dir = Path(h.leaves_dir) / "runs" / f"{name}_s{seed}"
-        row = {"commit": _commit(), "leaf": name, "seed": seed, "description": getattr(leaf, "DESCRIPTION", "")}
+        row = {"commit": commit, "leaf": name, "seed": seed, "description": getattr(leaf, "DESCRIPTION", "")}
         try:
             cfg = leaf.configure(CompactTrainConfig(seed=seed, budget=h.budget, time_limit_s=h.time_limit_s))
             if cfg.warm_start and cfg.init_from is None:
