@@ -541,7 +541,7 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
         if not text:
             continue
         role = "q" if i in qc else ("link" if i in ent_link else ("ment" if info.mentions[i] else "other"))
-        key = (info.question, "\x1f".join(info.tnorm), i, src, role)
+        key = (info.question, "\x1f".join(info.tnorm), i, src, role, text)
         cached = span_cache.get(key) if span_cache is not None else None
         if cached is None:
             cached = _span_features(text, src, role, info.tnorm[i], title_set, qset, qrel, lexicon,
