@@ -40,9 +40,9 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def results_table(rows: list[ResultRow]) -> str:
     return _table(["policy", "n", "F1 [95% CI]", "EM [95% CI]", "answer rate", "avg opens",
-                   "avg tokens read [95% CI]"],
+                   "avg tokens read [95% CI]", "tasks"],
                   [[r.label, str(r.n), r.f1.fmt(), r.em.fmt(), r.answer_rate.fmt(pct=True),
-                    r.opens.fmt(2).split(" [")[0], r.tokens.fmt(1)] for r in rows])
+                    r.opens.fmt(2).split(" [")[0], r.tokens.fmt(1), r.tasks or "-"] for r in rows])
 
 
 def per_type_table(per_type: dict[str, list[ResultRow]]) -> str:

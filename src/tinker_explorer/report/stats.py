@@ -56,6 +56,7 @@ class ResultRow:
     answer_rate: Stat
     opens: Stat
     tokens: Stat
+    tasks: str = ""  # the task file evaluated (results on different files are not comparable)
 
 
 def result_row(label: str, rows: list[dict], fallback: dict | None = None) -> ResultRow:
@@ -74,7 +75,13 @@ def result_row(label: str, rows: list[dict], fallback: dict | None = None) -> Re
 
 
 def overall_rows(evals: list[EvalData]) -> list[ResultRow]:
-    return [result_row(e.label, e.per_task, e.data) for e in evals]
+    rows = []
+    for e in evals:
+        r = result_row(e.label, e.per_task, e.data)
+        tf = str(e.data.get("tasks_file") or "")
+        r.tasks = "/".join(tf.replace("\\", "/").split("/")[-2:])
+        rows.append(r)
+    return rows
 
 
 def per_type_rows(evals: list[EvalData]) -> dict[str, list[ResultRow]]:
