@@ -139,10 +139,18 @@ def build_report(inp: Inputs, out_dir: Path, command: str = "tinker-explorer rep
                for e in inp.evals] + [""]
         rows = overall_rows(inp.evals)
         md += ["## Results", "", results_table(rows), ""]
-        p = plots.plot_pareto(rows, fig_dir / "pareto.png")
+        # the Pareto plot compares results on one task file: the heuristic's, else the most common
+        files = [r.tasks for r in rows]
+        heur = next((r.tasks for r in rows if r.label.startswith("heuristic")), None)
+        main_tasks = heur if heur is not None else max(set(files), key=files.count)
+        same = [r for r in rows if r.tasks == main_tasks]
+        p = plots.plot_pareto(same, fig_dir / "pareto.png", tasks=main_tasks)
         if p:
             res.figures.append(p)
             md += [f"![accuracy vs reading cost]({rel(p)})", ""]
+            if len(same) < len(rows):
+                md += [f"(Plotted: the {len(same)} results on `{main_tasks or '?'}`; the others were evaluated on "
+                       "other task files.)", ""]
         md += _paired_section(inp.evals, fig_dir, res, rel)
         pt = per_type_rows(inp.evals)
         if pt:

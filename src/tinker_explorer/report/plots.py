@@ -212,8 +212,9 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return sorted(idx, key=lambda i: points[i][0])
 
 
-def plot_pareto(rows: list[ResultRow], out: Path) -> Path | None:
-    """F1 against average tokens read, with 95% bootstrap CIs in both directions."""
+def plot_pareto(rows: list[ResultRow], out: Path, tasks: str = "") -> Path | None:
+    """F1 against average tokens read, with 95% bootstrap CIs in both directions (one task file:
+    points on different tasks do not share a Pareto front)."""
     rows = [r for r in rows if math.isfinite(r.f1.mean) and math.isfinite(r.tokens.mean)]
     if not rows:
         return None
@@ -231,7 +232,8 @@ def plot_pareto(rows: list[ResultRow], out: Path) -> Path | None:
                     color=st["color"], label=r.label, zorder=3)
     ax.set_xlabel("average tokens read per question (reading cost)")
     ax.set_ylabel("answer F1 (0 to 1)")
-    ax.set_title("Accuracy vs reading cost (bars: 95% bootstrap CI; up and left is better)", fontsize=10)
+    ax.set_title("Accuracy vs reading cost (bars: 95% bootstrap CI; up and left is better)"
+                 + (f"\ntasks: {tasks}" if tasks else ""), fontsize=10)
     ax.grid(alpha=0.3)
     # room for the labels: pad the data limits
     xr = max(1.0, float(np.nanmax([r.tokens.hi for r in rows] + list(xs))) - float(np.nanmin([r.tokens.lo for r in rows] + list(xs))))
