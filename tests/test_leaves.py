@@ -46,6 +46,9 @@ def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path):
     # the two leaves differ only in the GRPO reward: one warm start serves both
     warm = list((tmp_path / "leaves" / "runs" / "_warm").iterdir())
     assert len(warm) == 1 and (warm[0] / "warm.pt").is_file()
+    # per-task rows pair the leaves without carrying dataset content into the repository
+    res = (tmp_path / "leaves" / "results" / "base_s0.json").read_text()
+    assert '"per_task"' in res and "Where was" not in res and "t1" not in res and "Missoula" not in res
     table, rows = summary(harness)
     assert "| shaped | 1 |" in table and "baseline" in table
     assert "diff_vs_baseline" in next(r for r in rows if r["leaf"] == "shaped")

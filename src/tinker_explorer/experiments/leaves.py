@@ -139,7 +139,7 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
             policy = get_policy("compact", checkpoint=str(ckpt))
             trajs = run_episodes(policy, hold, EnvConfig(budget=h.budget), seed=seed)
             res = summarize(trajs, policy=f"compact[{name}]", extra={"leaf": name, "seed": seed})
-            (results_dir / f"{name}_s{seed}.json").write_text(json.dumps(res) + "\n")
+            (results_dir / f"{name}_s{seed}.json").write_text(json.dumps(slim_result(res)) + "\n")
             row.update(f1=f"{res['f1']:.4f}", f1_ci_low=f"{res['f1_ci'][0]:.4f}", f1_ci_high=f"{res['f1_ci'][1]:.4f}",
                        em=f"{res['em']:.4f}", tokens_read=f"{res['avg_tokens_read']:.1f}")
             base = _baseline_mean(read_ledger(h), h)
@@ -155,6 +155,22 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
         print(f"leaf {name} seed {seed}: F1 {row.get('f1', '-')} tokens {row.get('tokens_read', '-')} "
               f"{row['status']} ({row['seconds']} s)")
     return rows
+
+
+def task_key(task_id: str) -> str:
+    """A task's id, hashed: the ledger's per-task rows pair leaves task by task without carrying
+    dataset content (ids, questions, answers) into the repository."""
+    return hashlib.sha256(task_id.encode("utf-8")).hexdigest()[:16]
+
+
+def slim_result(res: dict) -> dict:
+    """An eval result without dataset content: aggregates, and per task only a hashed id, the type,
+    F1, EM and tokens read (what the paired comparisons need)."""
+    keep = ("task_id", "type", "f1", "em", "tokens_read")
+    out = {k: v for k, v in res.items() if k != "per_task"}
+    out["per_task"] = [{**{k: r[k] for k in keep if k in r}, "task_id": task_key(str(r["task_id"]))}
+                       for r in res.get("per_task", [])]
+    return out
 
 
 def shared_warm_start(cfg, train: list, trainer, h: Harness = HARNESS, progress: bool = True) -> Path:
