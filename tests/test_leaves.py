@@ -31,7 +31,8 @@ def harness(tmp_path):
     for name, reward, extra in (("base", "f1", ""), ("shaped", "shaped", "")):
         (leaves / f"{name}.py").write_text(LEAF.format(desc=f"leaf {name}", reward=reward, extra=extra, tiny=TINY))
     (leaves / "crash.py").write_text("DESCRIPTION = 'raises'\ndef configure(cfg):\n    raise RuntimeError('boom')\n")
-    return Harness(train_tasks=str(tasks), leaves_dir=str(leaves), baseline_leaf="base", time_limit_s=60)
+    return Harness(train_tasks=str(tasks), leaves_dir=str(leaves), baseline_leaf="base", time_limit_s=60,
+                   holdout_from=9)
 
 
 def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path):
@@ -60,6 +61,9 @@ def test_crashing_leaf_is_recorded_not_hidden(harness):
     assert row["status"] == "crash" and "boom" in row["description"]
 
 
-def test_unknown_leaf_is_a_user_error(harness):
+def test_unknown_leaf_and_too_few_tasks_are_user_errors(harness):
+    import dataclasses
     with pytest.raises(UserError, match="leaves here: .*base"):
         run_leaf("nope", [0], harness, progress=False)
+    with pytest.raises(UserError, match="holds out records 50"):
+        run_leaf("base", [0], dataclasses.replace(harness, holdout_from=50), progress=False)
