@@ -143,3 +143,17 @@ def test_training_on_pools_of_different_sizes_stays_finite(tmp_path):
     assert all(torch.isfinite(p).all() for p in policy.chunk_net.parameters())
     trajs = run_episodes(policy, tasks, EnvConfig(budget=2000), seed=0)
     assert all(t.answer is not None for t in trajs)
+
+
+def test_init_from_reuses_a_warm_start(trained, tmp_path):
+    """GRPO from another run's warm start: its warm weights and fold answer scorers are copied, not retrained."""
+    from tinker_explorer.errors import UserError
+    run, _ = trained
+    cfg = CompactTrainConfig(**{**TINY, "init_from": str(run)})
+    path = train_compact(cfg, TASKS[:6], None, tmp_path / "grpo", progress=False)
+    src, dst = torch.load(run / "warm.pt", weights_only=True), torch.load(tmp_path / "grpo" / "warm.pt", weights_only=True)
+    assert torch.equal(src["answer_weight"], dst["answer_weight"]) and path.name == "final.pt"
+    assert sorted(p.name for p in (tmp_path / "grpo").glob("answer_fold*.pt")) == ["answer_fold0.pt", "answer_fold1.pt"]
+    with pytest.raises(UserError, match="no warm.pt"):
+        train_compact(CompactTrainConfig(**{**TINY, "init_from": str(tmp_path / "nothing")}), TASKS[:6], None,
+                      tmp_path / "x", progress=False)
