@@ -202,7 +202,7 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
         raise UserError(f"{Path(h.leaves_dir) / 'results.tsv'}: empty ledger; run `tinker-explorer leaves run LEAF`")
     leaves = list(dict.fromkeys(r["leaf"] for r in ledger))
 
-    def per_task(leaf: str) -> dict[str, float]:
+    def per_task(leaf: str, key: str = "f1") -> dict[str, float]:
         acc: dict[str, list[float]] = {}
         for r in ledger:
             if r["leaf"] != leaf or r["status"] == "crash":
@@ -210,7 +210,8 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
             p = Path(h.leaves_dir) / "results" / f"{leaf}_s{r['seed']}.json"
             if p.exists():
                 for t in json.loads(p.read_text())["per_task"]:
-                    acc.setdefault(t["task_id"], []).append(t["f1"])
+                    if key in t:
+                        acc.setdefault(t["task_id"], []).append(t[key])
         return {k: float(np.mean(v)) for k, v in acc.items()}
 
     def train_reward(leaf: str, seeds: list[str]) -> float:
@@ -227,6 +228,7 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
         return float(np.mean(vals)) if vals else float("nan")
 
     base = per_task(h.baseline_leaf)
+    base_tok = per_task(h.baseline_leaf, "tokens_read")
     rows = []
     for leaf in leaves:
         rs = [r for r in ledger if r["leaf"] == leaf and r["status"] != "crash"]
@@ -241,16 +243,23 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
         if leaf != h.baseline_leaf and shared:
             c = paired_bootstrap([pt[k] for k in shared], [base[k] for k in shared])
             row.update(diff_vs_baseline=c["diff"], diff_ci=c["ci"])
+            tok = per_task(leaf, "tokens_read")
+            both = [k for k in tok if k in base_tok]
+            if both:
+                c = paired_bootstrap([tok[k] for k in both], [base_tok[k] for k in both])
+                row.update(tokens_diff=c["diff"], tokens_diff_ci=c["ci"])
         rows.append(row)
     head = (f"| leaf | seeds | held-out F1 mean (seed sd) | tokens read | training reward (last 10 steps) | "
-            f"F1 - {h.baseline_leaf} [95% CI, paired] |")
-    lines = [head, "|---|---|---|---|---|---|"]
+            f"F1 - {h.baseline_leaf} [95% CI, paired] | tokens - {h.baseline_leaf} [95% CI, paired] |")
+    lines = [head, "|---|---|---|---|---|---|---|"]
     for r in rows:
         diff = (f"{r['diff_vs_baseline']:+.3f} [{r['diff_ci'][0]:+.3f}, {r['diff_ci'][1]:+.3f}]"
                 if "diff_vs_baseline" in r else "baseline" if r["leaf"] == h.baseline_leaf else "-")
+        tdiff = (f"{r['tokens_diff']:+.0f} [{r['tokens_diff_ci'][0]:+.0f}, {r['tokens_diff_ci'][1]:+.0f}]"
+                 if "tokens_diff" in r else "baseline" if r["leaf"] == h.baseline_leaf else "-")
         lines.append(f"| {r['leaf']} | {r['seeds']}{' (+%d crash)' % r['crashes'] if r['crashes'] else ''} | "
                      f"{r['f1_mean']:.3f} ({r['f1_seed_sd']:.3f}) | {r['tokens_read']:.0f} | "
-                     f"{'-' if np.isnan(r['train_reward']) else format(r['train_reward'], '.3f')} | {diff} |")
+                     f"{'-' if np.isnan(r['train_reward']) else format(r['train_reward'], '.3f')} | {diff} | {tdiff} |")
     return "\n".join(lines), rows
 
 
