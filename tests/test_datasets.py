@@ -223,3 +223,27 @@ def test_build_with_pool_size(hotpot_dir: Path, tmp_path: Path):
     assert build("--source", "hotpotqa", "--input", str(hotpot_dir), "--out", str(out), "--pool-size", "6") == 0
     for t in load_tasks(out / "train.jsonl") + load_tasks(out / "val.jsonl"):
         assert len(t.chunks) == 6 and len(t.gold_ids) == 2
+
+
+# ---- every policy on every dataset, unchanged ------------------------------------------------------
+@pytest.mark.parametrize("source", ["hotpotqa", "musique"])
+def test_every_policy_runs_on_the_dataset(source: str, hotpot_dir: Path, tmp_path: Path):
+    pytest.importorskip("torch")
+    from tinker_explorer.policies.compact.train import CompactTrainConfig, train_compact
+    if source == "hotpotqa":
+        src = hotpot_dir
+    else:
+        src = tmp_path / "musique"
+        src.mkdir()
+        write_jsonl(src / "musique_ans_v1.0_train.jsonl", [musique_record(k, 2 + k % 3) for k in range(8)])
+    out = tmp_path / "out"
+    assert build("--source", source, "--input", str(src), "--out", str(out), "--n-val", "2") == 0
+    train = load_tasks(out / "train.jsonl")
+    run = tmp_path / "compact"
+    train_compact(CompactTrainConfig(answer_epochs=2, warm_epochs=5, steps=1, group_size=2, batch_size=2,
+                                     budget_mix=(60,)), train, None, run, progress=False)
+    for policy in (["random"], ["heuristic"], ["compact", "--checkpoint", str(run)], ["llm", "--model", "tiny"]):
+        res = tmp_path / f"{policy[0]}.json"
+        assert main(["eval", "--policy", *policy, "--tasks", str(out / "val.jsonl"), "--json", str(res),
+                     "--quiet"]) == 0
+        assert json.loads(res.read_text())["n_tasks"] == 2

@@ -123,6 +123,20 @@ def test_report_has_a_leaves_section_from_the_ledger(tmp_path, inputs):
     assert "## Ablation leaves" in md and "| shaped_honest | 3 |" in md
     assert re.search(r"\| shaped_honest \| 3 \| [0-9.]+ \([0-9.]+\) \| 100 \| - \| -0\.200 \[-0\.200, -0\.200\] \|", md)
     assert (out / "figures" / "leaves.png").stat().st_size > 5000
+    # no run records here, so no training rewards: the finding needs them and is left out
+    assert "**Finding.**" not in md
     # no ledger: no section, no error
     assert main(["report", str(heur), "--out", str(tmp_path / "rep2"), "--leaves", str(tmp_path / "none")]) == 0
     assert "Ablation leaves" not in (tmp_path / "rep2" / "report.md").read_text()
+
+
+def test_leaves_finding_says_whether_the_lowest_training_reward_wins():
+    from tinker_explorer.report.markdown import leaves_finding
+    rows = [{"leaf": "f1", "seeds": 3, "f1_mean": 0.72, "train_reward": 0.81},
+            {"leaf": "shaped", "seeds": 3, "f1_mean": 0.69, "train_reward": 0.70, "diff_vs_baseline": -0.03,
+             "diff_ci": [-0.047, -0.012]}]
+    text = " ".join(leaves_finding(rows, "f1"))
+    assert "lowest training reward is `shaped`'s (0.700)" in text and "-0.030 [-0.047, -0.012]" in text
+    assert "does not hold here" in text
+    rows[1]["f1_mean"] = 0.75
+    assert "holds here." in " ".join(leaves_finding(rows, "f1"))

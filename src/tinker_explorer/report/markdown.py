@@ -111,12 +111,38 @@ def leaves_section(leaves_dir: Path, fig_dir: Path, res: ReportOutput, rel) -> l
     md = ["## Ablation leaves", "",
           f"Ledger `{leaves_dir}/results.tsv` ({len(ledger)} rows). Metric: token F1 on the fixed held-out part of "
           f"2Wiki train, budget {h.budget}; the difference column is paired over held-out tasks (per-task F1 "
-          "averaged over seeds).", "", table, ""]
+          "averaged over seeds).", "", table, ""] + leaves_finding(rows, h.baseline_leaf)
     p = plots.plot_leaves(rows, seed_f1, h.baseline_leaf, fig_dir / "leaves.png")
     if p:
         res.figures.append(p)
         md += [f"![leaves: F1 per seed and paired difference]({rel(p)})", ""]
     return md
+
+
+def leaves_finding(rows: list[dict], baseline: str) -> list[str]:
+    """The original's claim, checked on the ledger: is the leaf with the lowest training reward the one
+    with the best held-out F1? Stated with the paired CI, whichever way it comes out."""
+    ok = [r for r in rows if r["seeds"] and math.isfinite(r.get("train_reward", float("nan")))]
+    if len(ok) < 2:
+        return []
+    low = min(ok, key=lambda r: r["train_reward"])
+    best = max(ok, key=lambda r: r["f1_mean"])
+
+    def vs_base(r: dict) -> str:
+        if r["leaf"] == baseline:
+            return "the baseline"
+        if "diff_vs_baseline" not in r:
+            return "no paired comparison"
+        lo, hi = r["diff_ci"]
+        return f"{r['diff_vs_baseline']:+.3f} [{lo:+.3f}, {hi:+.3f}] F1 against `{baseline}`"
+
+    same = low["leaf"] == best["leaf"] or abs(low["f1_mean"] - best["f1_mean"]) < 1e-9
+    return [f"**Finding.** The lowest training reward is `{low['leaf']}`'s ({low['train_reward']:.3f}); its held-out "
+            f"F1 is {low['f1_mean']:.3f} ({vs_base(low)}). The best held-out F1 is `{best['leaf']}`'s "
+            f"({best['f1_mean']:.3f}, training reward {best['train_reward']:.3f}; {vs_base(best)}). "
+            + ("The original's claim that the run with the lowest training reward gives the best model holds here."
+               if same else "The original's claim that the run with the lowest training reward gives the best model "
+               "does not hold here."), ""]
 
 
 def build_report(inp: Inputs, out_dir: Path, command: str = "tinker-explorer report",
