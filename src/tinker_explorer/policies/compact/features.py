@@ -130,30 +130,19 @@ class ObsInfo:
     heur_answer: str | None = None  # what the heuristic reader would answer now
 
 
-_HEURISTIC = None
-
-
-def heuristic_proposals(obs: Observation) -> tuple[int, str | None]:
+def heuristic_proposals(obs: Observation, heuristic) -> tuple[int, str | None]:
     """The rule-based reader's proposals on this observation, used as *input features* (its
     public ``act`` only): the chunk it would open next and the answer it would give now. The
     learned scorers decide how far to trust them (imitation of the heuristic, as a warm start
     the issue allows, with learned corrections of span boundaries, answer forms and stopping)."""
-    global _HEURISTIC
-    if _HEURISTIC is None:
-        try:
-            from tinker_explorer.policies.heuristic import HeuristicPolicy
-            _HEURISTIC = HeuristicPolicy()
-        except ImportError:
-            _HEURISTIC = False
-    if _HEURISTIC is False:
-        return -1, None
-    a = _HEURISTIC.act(obs, None)
+    a = heuristic.act(obs, None)
     op = a.chunk if a.kind.value == "open" and a.chunk is not None else -1
-    ans = a.text if a.kind.value == "answer" else _HEURISTIC.act(dataclasses.replace(obs, steps_left=1), None).text
+    ans = a.text if a.kind.value == "answer" else heuristic.act(dataclasses.replace(obs, steps_left=1), None).text
     return op, ans
 
 
-def analyse(obs: Observation, use_heuristic: bool = False) -> ObsInfo:
+def analyse(obs: Observation, heuristic=None) -> ObsInfo:
+    """Parse ``obs`` once for both scorers; ``heuristic`` (a rule-based policy, or None) adds its proposals."""
     q = obs.question
     qnorm = norm_str(q)
     titles = [strip_title(c.title) for c in obs.chunks]
@@ -192,7 +181,7 @@ def analyse(obs: Observation, use_heuristic: bool = False) -> ObsInfo:
                 seen.add(n)
                 own = next((i for i, t in enumerate(tnorm) if t == n), -1)
                 qents.append((part, own))
-    hop, hans = heuristic_proposals(obs) if use_heuristic else (-1, None)
+    hop, hans = heuristic_proposals(obs, heuristic) if heuristic is not None else (-1, None)
     return ObsInfo(question=q, qnorm=qnorm, qwords=set(qnorm.split()), titles=titles, tnorm=tnorm, texts=texts,
                    heads=[preview_head(c.preview, c.title) for c in obs.chunks],
                    opened=[c.opened for c in obs.chunks], n_tokens=[c.n_tokens for c in obs.chunks],

@@ -102,9 +102,13 @@ class CompactPolicy:
         self.answer_temperature = answer_temperature
         self._cache: dict = {}
         self._span_cache: dict = {}  # per-chunk span features that do not change within an episode
+        self._heuristic = None  # the rule-based reader whose proposals are features (made on first use)
 
     def analyse(self, obs: Observation) -> ObsInfo:
-        return analyse(obs, use_heuristic=self.use_heuristic)
+        if self.use_heuristic and self._heuristic is None:
+            from tinker_explorer.policies.heuristic import HeuristicPolicy
+            self._heuristic = HeuristicPolicy()
+        return analyse(obs, self._heuristic if self.use_heuristic else None)
 
     # ---- candidate cache: the same (task, visible texts) state recurs across GRPO samples
     def clear_cache(self) -> None:
