@@ -26,3 +26,13 @@ def make_task(id: str = "t0", n_chunks: int = 6, qtype: str = "compositional") -
 @pytest.fixture
 def task() -> Task:
     return make_task()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a test module (2 threads on a shared 2-core machine oversubscribe), restored after."""
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -12,13 +12,7 @@ torch = pytest.importorskip("torch")
 from tinker_explorer.engines.base import AdamParams, Datum, make_datum, make_engine  # noqa: E402
 from tinker_explorer.errors import UserError  # noqa: E402
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread for these tests (2 threads on a shared 2-core machine oversubscribe), restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 

@@ -18,13 +18,7 @@ from tinker_explorer.policies.llm import Turn  # noqa: E402
 from tinker_explorer.train.advantages import grpo_advantages  # noqa: E402
 from tinker_explorer.train.rollouts import episode_datums, episode_sequences  # noqa: E402
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread for these tests (2 threads on a shared 2-core machine oversubscribe), restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 

@@ -12,34 +12,19 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 
 def _tasks(n):
-    try:
-        from tinker_explorer.data.synthetic import generate_tasks
-        return generate_tasks(n, "train", pool_size=4, seed=3)
-    except ImportError:  # the synthetic generator is not part of this build
-        from llm_helpers import tiny_tasks
-        return tiny_tasks(n)
+    from tinker_explorer.data.synthetic import generate_tasks
+    return generate_tasks(n, "train", pool_size=4, seed=3)
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread for these tests (2 threads on a shared 2-core machine oversubscribe), restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 
 def _demo():
-    try:
-        from tinker_explorer.policies.heuristic import HeuristicPolicy
-        return HeuristicPolicy()
-    except ImportError:
-        from llm_helpers import ScriptedPolicy
-        return ScriptedPolicy()
+    from tinker_explorer.policies.heuristic import HeuristicPolicy
+    return HeuristicPolicy()
 
 
 def test_smollm_sft_then_grpo_step(tmp_path):

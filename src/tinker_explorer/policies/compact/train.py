@@ -102,6 +102,7 @@ class OracleState:
     targets: list[int]  # chunk ids the oracle would open next (any of them)
     cand_f1: np.ndarray
     remaining_tokens: int
+    info: object = None  # the observation's ObsInfo, parsed once (the stop rows reuse it)
 
 
 def oracle_states(policy: CompactPolicy, tasks: Sequence[Task], budget: int, max_steps: int,
@@ -128,7 +129,7 @@ def oracle_states(policy: CompactPolicy, tasks: Sequence[Task], budget: int, max
             cands = policy.candidates(obs, info)
             f1 = np.array([best_f1(t, golds) for t in cands.texts], dtype=np.float32)
             out.append(OracleState(ti, obs, n_open, list(remaining), targets, f1,
-                                   sum(task.chunks[i].n_tokens for i in remaining)))
+                                   sum(task.chunks[i].n_tokens for i in remaining), info))
             if not remaining or obs.steps_left <= 1:
                 break
             nxt = targets[0]
@@ -253,8 +254,7 @@ def warm_start(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainCo
             continue
         stop = (not s.remaining_gold or not s.targets
                 or ef[k] >= final_ef[s.task_idx] - cfg.reward.token_cost * s.remaining_tokens)
-        info = policy.analyse(s.obs)
-        cf, g, valid = chunk_features(info, policy.lexicon)
+        cf, g, valid = chunk_features(s.info or policy.analyse(s.obs), policy.lexicon)
         rows.append((cf, np.concatenate([g, conf[k]]).astype(np.float32), valid))
         tgt = [STOP] if stop else [t for t in s.targets if valid[t]] or [STOP]
         targets.append(tgt)
