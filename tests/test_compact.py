@@ -157,3 +157,43 @@ def test_init_from_reuses_a_warm_start(trained, tmp_path):
     with pytest.raises(UserError, match="no warm.pt"):
         train_compact(CompactTrainConfig(**{**TINY, "init_from": str(tmp_path / "nothing")}), TASKS[:6], None,
                       tmp_path / "x", progress=False)
+
+
+def test_layout_features_place_spans_among_a_biographys_dates():
+    from tinker_explorer.policies.compact.features import date_spans, first_paren, layout_features
+    text = "Ada Moor (3 January 1803 in Kessa - 12 September 1871 in Tallmere) was a painter. She died in 1871."
+    dates, paren = date_spans(text), first_paren(text)
+    assert [text[a:b] for a, b in dates] == ["3 January 1803", "12 September 1871", "1871"]
+
+    def lay(span: str, nth: int = 0) -> list[str]:
+        a = -1
+        for _ in range(nth + 1):
+            a = text.index(span, a + 1)
+        return layout_features(a, a + len(span), dates, paren)
+
+    assert lay("3 January 1803") == ["dord=0", "adate=-", "par=True"]  # the birth date
+    assert lay("12 September 1871") == ["dord=1", "adate=0", "par=True"]  # the death date
+    assert lay("Kessa") == ["dord=-", "adate=0", "par=True"]  # the place right after the first date
+    assert lay("Tallmere") == ["dord=-", "adate=1", "par=True"]  # ... and after the second one
+    assert lay("1871", 1) == ["dord=2", "adate=-", "par=False"]
+    assert lay("She") == ["dord=-", "adate=-", "par=False"]  # too far from any date
+    assert first_paren("No parenthesis here.") == (-1, -1)
+
+
+def test_warm_start_key_changes_with_the_features(monkeypatch):
+    """A cached warm start (the leaves harness shares one) is never reused across feature versions."""
+    from tinker_explorer.policies.compact import train as ctrain
+    cfg = CompactTrainConfig()
+    before = ctrain.warm_key(cfg)
+    assert before == ctrain.warm_key(CompactTrainConfig(steps=3, lr=0.1))  # GRPO settings: same warm start
+    monkeypatch.setattr(ctrain, "CHECKPOINT_VERSION", ctrain.CHECKPOINT_VERSION + 1)
+    assert ctrain.warm_key(cfg) != before
+
+
+def test_old_checkpoint_version_is_a_clear_user_error(trained, tmp_path):
+    from tinker_explorer.errors import UserError
+    st = torch.load(trained[1], map_location="cpu", weights_only=True)
+    st["version"] = 1
+    torch.save(st, tmp_path / "old.pt")
+    with pytest.raises(UserError, match="train it again"):
+        CompactPolicy.load(tmp_path / "old.pt")

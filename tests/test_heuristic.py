@@ -4,12 +4,15 @@ Every task here is hand-made in code (fictional names), never a record of the re
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import make_task
 from tinker_explorer.data.schema import Chunk, Task
 from tinker_explorer.env import EnvConfig, ExplorerEnv
+from tinker_explorer.env.types import Action
 from tinker_explorer.eval.metrics import token_f1
 from tinker_explorer.eval.runner import run_episodes
 from tinker_explorer.policies import get_policy
@@ -156,3 +159,32 @@ def test_always_answers_within_budget_and_steps(task, budget, max_steps):
     assert tr.stop_reason == "answered" and tr.answer
     assert tr.tokens_read <= budget
     assert all("Refused" not in s.status and "no chunk" not in s.status for s in tr.steps)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(task=random_tasks(), budget=st.integers(0, 300))
+def test_propose_is_act_read_once(task, budget):
+    """propose() (the compact policy's features) gives the chunk act() opens and the answer act()
+    gives when it must answer now, on every state of an episode."""
+    p = HeuristicPolicy()
+    env = ExplorerEnv(EnvConfig(budget=budget))
+    obs = env.reset(task)
+    while True:
+        nxt, answer, how = p.propose(obs)
+        a = p.act(obs)
+        assert (a.chunk if a.kind.value == "open" else None) == nxt
+        assert answer == p.act(dataclasses.replace(obs, steps_left=1)).text
+        assert how in ("value", "fallback", "fallback_any", "nationality", "name", "title", "same",
+                       "same_default", "choose", "choose_tie", "choose_default")
+        res = env.step(a)
+        if res.done:
+            break
+        obs = res.observation
+
+
+def test_propose_names_the_rule_behind_the_answer(task):
+    env = ExplorerEnv()
+    obs = env.reset(task)
+    for i in (0, 1):
+        obs = env.step(Action.open(i)).observation
+    assert HeuristicPolicy().propose(obs) == (None, "Kessa", "value")  # the plan's extractor found it

@@ -789,21 +789,32 @@ class HeuristicPolicy(SimplePolicy):
 
     # -- entry point -------------------------------------------------------------------
     def act(self, obs: Observation, rng: np.random.Generator | None = None) -> Action:
+        plan, starts, needs = self._read(obs)
+        nxt = self._next_open(obs, starts, needs)
+        return Action.open(nxt) if nxt is not None else Action.answer(self._answer(plan, starts, needs, obs))
+
+    def propose(self, obs: Observation) -> tuple[int | None, str, str]:
+        """(the chunk ``act`` would open now, or None; the answer it would give if it had to answer
+        now; which rule gave that answer), from one reading of ``obs``: the compact policy's features."""
+        plan, starts, needs = self._read(obs)
+        return (self._next_open(obs, starts, needs),) + self._answer_how(plan, starts, needs, obs)
+
+    def _read(self, obs: Observation) -> tuple[Plan, list[int], list[_Need]]:
         masked = [v for _, _, cid in question_chunks(obs.question, obs.chunks)
                   for v in _raw_variants(obs.chunks[cid].title)]
         plan = parse_question(obs.question, masked)
         starts = self._start_chunks(plan, obs)
-        needs = [self._replay(plan, sid, obs) for sid in starts]
-        can_open = obs.steps_left > 1 and len(obs.opened_ids) < self.max_opens
-        if can_open:
-            for nd in needs:
-                if nd.open is not None and self._affordable(obs, nd.open):
-                    return Action.open(nd.open)
-            if not starts or any(nd.stuck for nd in needs):
-                extra = self._fallback_chunk(obs)
-                if extra is not None:
-                    return Action.open(extra)
-        return Action.answer(self._answer(plan, starts, needs, obs))
+        return plan, starts, [self._replay(plan, sid, obs) for sid in starts]
+
+    def _next_open(self, obs: Observation, starts: list[int], needs: list[_Need]) -> int | None:
+        if obs.steps_left <= 1 or len(obs.opened_ids) >= self.max_opens:
+            return None
+        for nd in needs:
+            if nd.open is not None and self._affordable(obs, nd.open):
+                return nd.open
+        if not starts or any(nd.stuck for nd in needs):
+            return self._fallback_chunk(obs)
+        return None
 
     # -- planning ------------------------------------------------------------------------
     def _start_chunks(self, plan: Plan, obs: Observation) -> list[int]:
@@ -893,9 +904,15 @@ class HeuristicPolicy(SimplePolicy):
 
     # -- answering -----------------------------------------------------------------------
     def _answer(self, plan: Plan, starts: list[int], needs: list[_Need], obs: Observation) -> str:
+        return self._answer_how(plan, starts, needs, obs)[0]
+
+    def _answer_how(self, plan: Plan, starts: list[int], needs: list[_Need],
+                    obs: Observation) -> tuple[str, str]:
+        """The answer and which rule gave it ("value": the plan's extractor; "fallback", "name", ...:
+        a guess when the plan found no value)."""
         if plan.mode == "same" and plan.attr != "nationality":
             vals = [norm(nd.value) if nd.value else "" for nd in needs]
-            return "yes" if len(vals) == 2 and vals[0] and vals[0] == vals[1] else "no"
+            return ("yes" if len(vals) == 2 and vals[0] and vals[0] == vals[1] else "no"), "same"
         if plan.mode == "same":
             sets = []
             for nd in needs:
@@ -904,12 +921,12 @@ class HeuristicPolicy(SimplePolicy):
                     c = {COUNTRY_OF.get(nd.value.lower(), nd.value)}
                 sets.append(c)
             if len(sets) == 2 and sets[0] and sets[1]:
-                return "yes" if sets[0] & sets[1] else "no"
-            return "no"
+                return ("yes" if sets[0] & sets[1] else "no"), "same"
+            return "no", "same_default"
         if plan.mode == "choose":
             options = list(plan.spans) if len(plan.spans) == 2 else [obs.chunks[s].title for s in starts]
             if not options:
-                return "yes"
+                return "yes", "choose_default"
             vals = []
             for nd in needs:
                 if plan.attr == "lifespan":
@@ -921,30 +938,32 @@ class HeuristicPolicy(SimplePolicy):
                 if a[0] != b[0] or not (a[1] and b[1]):
                     a, b = (a[0],), (b[0],)
                 if a == b:
-                    return options[0]
+                    return options[0], "choose_tie"
                 first_smaller = a < b
-                return options[0] if (first_smaller == (plan.pick == "min")) else options[1]
-            return options[0]
+                return (options[0] if (first_smaller == (plan.pick == "min")) else options[1]), "choose"
+            return options[0], "choose_default"
         for nd in needs:
             if nd.value:
-                return nd.value
+                return nd.value, "value"
         for nd in needs:
             if nd.text:
                 v = _fallback(plan.attr, nd.text) if not plan.attr.startswith("rel:") else None
                 if v:
-                    return v
+                    return v, "fallback"
         texts = [c.text for c in obs.chunks if c.text]
         for t in texts:
             v = _fallback(plan.attr, t)
             if v:
-                return v
+                return v, "fallback_any"
         if not plan.attr.startswith("rel:") and plan.attr != "any":
             for t in texts:
                 f = nationality_mentions(t)
                 if f:
-                    return f[0][0]
+                    return f[0][0], "nationality"
         names = NAME_RE.findall(" ".join(texts)) if texts else []
-        return names[0] if names else (obs.chunks[starts[0]].title if starts else "unknown")
+        if names:
+            return names[0], "name"
+        return (obs.chunks[starts[0]].title if starts else "unknown"), "title"
 
 
 _STOP = set("the a an of in on at to is was were are who what which when where why how did do does film song "

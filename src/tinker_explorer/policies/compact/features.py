@@ -15,7 +15,6 @@ encoder to learn from 1,349 tasks; the *weights* on them are learned, never set 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import zlib
@@ -128,17 +127,16 @@ class ObsInfo:
     text_norm: list[str] = field(default_factory=list)
     heur_open: int = -1  # chunk the heuristic reader would open now (-1: it would answer)
     heur_answer: str | None = None  # what the heuristic reader would answer now
+    heur_how: str = "none"  # which of its rules gave that answer ("value": its extractor; else a guess)
 
 
-def heuristic_proposals(obs: Observation, heuristic) -> tuple[int, str | None]:
-    """The rule-based reader's proposals on this observation, used as *input features* (its
-    public ``act`` only): the chunk it would open next and the answer it would give now. The
+def heuristic_proposals(obs: Observation, heuristic) -> tuple[int, str | None, str]:
+    """The rule-based reader's proposals on this observation, used as *input features*: the chunk
+    it would open next and the answer it would give now (one reading of the observation). The
     learned scorers decide how far to trust them (imitation of the heuristic, as a warm start
     the issue allows, with learned corrections of span boundaries, answer forms and stopping)."""
-    a = heuristic.act(obs, None)
-    op = a.chunk if a.kind.value == "open" and a.chunk is not None else -1
-    ans = a.text if a.kind.value == "answer" else heuristic.act(dataclasses.replace(obs, steps_left=1), None).text
-    return op, ans
+    op, ans, how = heuristic.propose(obs)
+    return (-1 if op is None else op), ans, how
 
 
 def analyse(obs: Observation, heuristic=None) -> ObsInfo:
@@ -181,13 +179,13 @@ def analyse(obs: Observation, heuristic=None) -> ObsInfo:
                 seen.add(n)
                 own = next((i for i, t in enumerate(tnorm) if t == n), -1)
                 qents.append((part, own))
-    hop, hans = heuristic_proposals(obs, heuristic) if heuristic is not None else (-1, None)
+    hop, hans, how = heuristic_proposals(obs, heuristic) if heuristic is not None else (-1, None, "none")
     return ObsInfo(question=q, qnorm=qnorm, qwords=set(qnorm.split()), titles=titles, tnorm=tnorm, texts=texts,
                    heads=[preview_head(c.preview, c.title) for c in obs.chunks],
                    opened=[c.opened for c in obs.chunks], n_tokens=[c.n_tokens for c in obs.chunks],
                    qchunks=qchunks, mentions=mentions, first_mention=first, qents=qents, budget=obs.budget,
                    budget_left=obs.budget_left, steps_left=obs.steps_left, text_norm=text_norm,
-                   heur_open=hop, heur_answer=hans)
+                   heur_open=hop, heur_answer=hans, heur_how=how)
 
 
 _REL_GROUPS = ("die died death dies dying deceased killed", "born birth birthplace birthday",
@@ -441,11 +439,15 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
 
     dyn: dict[tuple[str, str], list[int]] = {}
 
+    how = f"how={info.heur_how}"
+
     def heur_hashes(hr: str, kind: str) -> list[int]:
         # the features of the candidate's relation to the heuristic's answer (hr), as if appended to
-        # base, conj and wconj above
+        # base, conj and wconj above; and with the rule that gave that answer (its extractor's value
+        # deserves more trust than its last-resort guesses)
         if (hr, kind) not in dyn:
-            dyn[hr, kind] = [stable_hash(f) for f in [hr, f"{hr}|{kind}", f"{qt}|{hr}"]
+            dyn[hr, kind] = [stable_hash(f) for f in [hr, f"{hr}|{kind}", f"{qt}|{hr}", f"{hr}|{how}",
+                                                      f"{qt}|{hr}|{how}"]
                              + [f"{q}|{hr}" for q in qword_conj]]
         return dyn[hr, kind]
 
@@ -546,13 +548,47 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
     return Candidates(texts, flat, lens, where)
 
 
+def date_spans(text: str) -> list[tuple[int, int]]:
+    """Character ranges of the dates in ``text`` (bare numbers only when they look like years)."""
+    out = []
+    for m in _DATE.finditer(text):
+        if m.group(9) and not 100 <= int(m.group(9)) <= 2030:
+            continue
+        out.append(m.span())
+    return out
+
+
+def first_paren(text: str, within: int = 300) -> tuple[int, int]:
+    """Character range of the first '( ... )' that opens near the start (a biography's lead
+    parenthesis: '(3 January 1803 in Saint Petersburg - 12 September 1871 in Kuskovo)'), or (-1, -1)."""
+    i = text.find("(")
+    j = text.find(")", i + 1) if 0 <= i < within else -1
+    return (i, j) if j > i else (-1, -1)
+
+
+def layout_features(a: int, b: int, dates: list[tuple[int, int]], paren: tuple[int, int]) -> list[str]:
+    """Where a span (characters a..b) sits among the text's dates: which date it is (dord: the
+    first date of a biography is usually the birth, the second the death) or which date comes just
+    before it (adate: '1751 in Moscow'), and whether it is inside the lead parenthesis."""
+    dord = next((k for k, (ds, de) in enumerate(dates) if ds < b and a < de), None)
+    adate = next((k for k in range(len(dates) - 1, -1, -1) if dates[k][1] <= a), None)
+    if adate is not None and a - dates[adate][1] > 25:
+        adate = None
+    inpar = paren[0] < a and b <= paren[1]
+    return [f"dord={'-' if dord is None else min(dord, 2)}", f"adate={'-' if adate is None else min(adate, 2)}",
+            f"par={inpar}"]
+
+
 def _span_features(text, src, role, tnorm, title_set, qset, qrel, lexicon, lexicon_lower, ctxvocab, cv,
                    static_hashes) -> list[tuple[str, list[int]]]:
     """(surface, hashed features) of every span of one chunk's visible text: everything but the
     features that depend on the heuristic's current answer."""
     out = []
+    dates = date_spans(text)
+    paren = first_paren(text)
     for (s, e, toks, offs, sid) in span_candidates(text):
         surf = text[offs[s][0]:offs[e - 1][1]]
+        lay = layout_features(offs[s][0], offs[e - 1][1], dates, paren)
         low = [t.lower() for t in toks]
         shape = re.sub(r"(.)\1+", r"\1+", "".join(_tok_class(t) for t in toks))
         nw = [w for w in low if w[0].isalnum()]
@@ -584,10 +620,12 @@ def _span_features(text, src, role, tnorm, title_set, qset, qrel, lexicon, lexic
                 f"istitle={span_norm == tnorm}", f"anytitle={any_title}"]
         if span_norm in lexicon_lower:  # nationality/country words: a learned prior per word
             base.append(f"w={span_norm}")
+        base += lay
+        conj += [f"{f}|{role}" for f in lay]
         out.append((surf, static_hashes(base, conj, [f"shape={shape}", f"l1={l1}", f"r1={r1}",
                                                      f"rs={role}{src}{min(sid, 2)}",
                                                      f"lex={any(t in lexicon for t in toks)}",
-                                                     f"anytitle={any_title}"] + win)))
+                                                     f"anytitle={any_title}"] + win + lay)))
     return out
 
 

@@ -21,7 +21,7 @@ from tinker_explorer.errors import UserError
 from tinker_explorer.policies.compact.features import (N_BUCKETS, N_CHUNK_FEATS, N_GLOBAL_FEATS, Candidates, norm_str,
                                                         ObsInfo, analyse, answer_candidates, chunk_features)
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: span layout features and the heuristic's answer rule (answer weights of 1 mean other things)
 N_ANSWER_FEATS = 3  # answer-model confidence features appended to the STOP input
 
 
@@ -203,7 +203,8 @@ class CompactPolicy:
     @classmethod
     def from_state(cls, st: dict, **kw) -> "CompactPolicy":
         if st.get("version") != CHECKPOINT_VERSION:
-            raise UserError(f"compact checkpoint version {st.get('version')!r}, this code reads {CHECKPOINT_VERSION}")
+            raise UserError(f"compact checkpoint version {st.get('version')!r}, this code reads {CHECKPOINT_VERSION}: "
+                            "its features changed since; train it again (tinker-explorer train grpo --policy compact)")
         chunk = ChunkScorer(hidden=int(st["hidden"]))
         chunk.load_state_dict(st["chunk_net"])
         w = st["answer_weight"].to(torch.float32)

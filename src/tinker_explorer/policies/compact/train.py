@@ -40,8 +40,8 @@ from tinker_explorer.env.types import Action
 from tinker_explorer.errors import UserError
 from tinker_explorer.eval.metrics import best_em, best_f1
 from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab, chunk_features
-from tinker_explorer.policies.compact.model import (AnswerScorer, CompactPolicy, Decision, answer_confidence,
-                                                     new_policy, pack, stack_rows)
+from tinker_explorer.policies.compact.model import (CHECKPOINT_VERSION, AnswerScorer, CompactPolicy, Decision,
+                                                     answer_confidence, new_policy, pack, stack_rows)
 from tinker_explorer.train.advantages import grpo_advantages
 from tinker_explorer.train.records import RunRecords
 
@@ -88,8 +88,10 @@ WARM_FIELDS = ("budget", "max_steps", "seed", "answer_epochs", "answer_lr", "war
 
 
 def warm_key(cfg: CompactTrainConfig) -> dict:
-    """What identifies a warm start: two configs with equal keys train the same warm checkpoint."""
-    return {**{k: getattr(cfg, k) for k in WARM_FIELDS}, "token_cost": cfg.reward.token_cost}
+    """What identifies a warm start: two configs with equal keys train the same warm checkpoint
+    (with the same features: the checkpoint version changes when they do)."""
+    return {**{k: getattr(cfg, k) for k in WARM_FIELDS}, "token_cost": cfg.reward.token_cost,
+            "checkpoint_version": CHECKPOINT_VERSION}
 
 
 # --------------------------------------------------------------------------- oracle states
