@@ -43,6 +43,18 @@ def _eval(name: str, policy, tasks, out: Path, seed: int) -> dict:
     return res
 
 
+def _reusable(run_dir: Path) -> bool:
+    """A finished compact run that this code can load (re-running the demo then skips training)."""
+    from tinker_explorer.policies import get_policy
+    if not (run_dir / "checkpoints.jsonl").exists():
+        return False
+    try:
+        get_policy("compact", checkpoint=str(run_dir))
+    except UserError:
+        return False
+    return True
+
+
 def cmd_demo(args) -> int:
     from tinker_explorer.data.schema import load_tasks
     from tinker_explorer.eval.cli import compare, format_table
@@ -72,8 +84,13 @@ def cmd_demo(args) -> int:
         run_dir = out / "compact_run"
         print(f"[3/4] training the compact policy on {len(train)} tasks (<= {args.train_minutes:g} min) into {run_dir}")
         cfg = CompactTrainConfig(seed=args.seed, time_limit_s=args.train_minutes * 60)
-        ckpt = train_compact(cfg, train, val[: min(50, len(val))], run_dir, resume=False, progress=True) \
-            if not (run_dir / "checkpoints.jsonl").exists() else None
+        ckpt = None
+        if not _reusable(run_dir):
+            if run_dir.exists():  # another code version's or an interrupted run: kept, not overwritten
+                aside = run_dir.with_name(f"{run_dir.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
+                run_dir.rename(aside)
+                print(f"      {run_dir} cannot be reused (older features or unfinished); moved to {aside}")
+            ckpt = train_compact(cfg, train, val[: min(50, len(val))], run_dir, resume=False, progress=True)
         print("[4/4] evaluating the compact policy")
         results.append(_eval("compact", get_policy("compact", checkpoint=str(ckpt or run_dir)), val, out, args.seed))
     print()
