@@ -1,0 +1,96 @@
+"""Code changes to the compact policy, measured on the dev-like holdout of the training file.
+
+    python benchmarks/devlike_holdout.py --name v2                        # train + evaluate this tree
+    python benchmarks/devlike_holdout.py --name v2 --against runs/devlike/v1.json   # paired vs another
+
+Trains the compact policy (default config, both stages, one seed) on 2Wiki train records 0-999 and
+evaluates its warm start and its final checkpoint on records 1000-1348: the leaves harness's split
+(official-dev questions like our dev split, never used to write the heuristic's rules; see
+leaves/README.md), but for *code* variants, which the leaves (config variants) cannot express: check
+out the code to compare, run this, compare the JSONs paired. Dev is never touched.
+
+Writes ``runs/devlike/<name>/`` (the run) and ``runs/devlike/<name>.json`` (per-task F1 and tokens
+keyed by hashed task id, plus aggregates); prints F1 with its CI, tokens and per-type numbers, and,
+with ``--against``, the paired difference of each checkpoint and of the heuristic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from tinker_explorer.data.schema import load_tasks
+from tinker_explorer.env.explorer import EnvConfig
+from tinker_explorer.errors import UserError
+from tinker_explorer.eval.metrics import paired_bootstrap
+from tinker_explorer.eval.runner import run_episodes, summarize
+from tinker_explorer.experiments.leaves import HARNESS, split_train, task_key
+from tinker_explorer.policies import get_policy
+from tinker_explorer.policies.compact.train import CompactTrainConfig, train_compact
+
+
+def _rows(trajs) -> dict:
+    return {task_key(t.task_id): {"f1": t.f1, "tokens": t.tokens_read} for t in trajs}
+
+
+def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -> int:
+    """``cfg`` (tests only): the trainer config instead of the default one."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--name", required=True, help="name of this variant (run dir and JSON under --out)")
+    ap.add_argument("--tasks", default=HARNESS.train_tasks, help="the built 2Wiki training tasks")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="runs/devlike")
+    ap.add_argument("--against", help="a JSON this script wrote for another variant: paired differences")
+    ap.add_argument("--holdout-from", type=int, default=HARNESS.holdout_from,
+                    help="records before this index train, the rest are held out (default: the harness's)")
+    args = ap.parse_args(argv)
+    try:
+        train, held = split_train(load_tasks(args.tasks), dataclasses.replace(HARNESS, train_tasks=args.tasks,
+                                                                               holdout_from=args.holdout_from))
+        other = json.loads(Path(args.against).read_text()) if args.against else None
+    except (UserError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    run = Path(args.out) / args.name
+    t0 = time.perf_counter()
+    train_compact(dataclasses.replace(cfg or CompactTrainConfig(), seed=args.seed), train, None, run,
+                  progress=cfg is None)
+    out = {"name": args.name, "train_seconds": round(time.perf_counter() - t0, 1), "n_train": len(train),
+           "n_holdout": len(held), "checkpoints": {}}
+    env = EnvConfig(budget=HARNESS.budget)
+    policies = {"heuristic": get_policy("heuristic")}
+    policies.update({ck: get_policy("compact", checkpoint=str(run / ck)) for ck in ("warm.pt", "final.pt")})
+    for label, pol in policies.items():
+        trajs = run_episodes(pol, held, env, seed=0)
+        s = summarize(trajs, policy=label)
+        out["checkpoints"][label] = {"f1": s["f1"], "f1_ci": s["f1_ci"], "tokens": s["avg_tokens_read"],
+                                     "per_type": {k: [round(v["f1"], 3), round(v["avg_tokens_read"])]
+                                                  for k, v in s["per_type"].items()},
+                                     "per_task": _rows(trajs)}
+        print(f"{args.name} {label}: F1 {s['f1']:.3f} [{s['f1_ci'][0]:.3f}, {s['f1_ci'][1]:.3f}] "
+              f"tokens {s['avg_tokens_read']:.0f}  per type (F1, tokens): {out['checkpoints'][label]['per_type']}")
+    print(f"trained in {out['train_seconds']:.0f} s")
+    keys = sorted(out["checkpoints"]["final.pt"]["per_task"])
+    for label in ("warm.pt", "final.pt"):
+        mine = out["checkpoints"][label]["per_task"]
+        refs = [("heuristic", out["checkpoints"]["heuristic"]["per_task"])]
+        if other:
+            refs.append((f"{other['name']} {label}", other["checkpoints"][label]["per_task"]))
+        for ref_name, ref in refs:
+            for metric in ("f1", "tokens"):
+                r = paired_bootstrap([mine[k][metric] for k in keys], [ref[k][metric] for k in keys])
+                print(f"  {args.name} {label} - {ref_name}: {metric} {r['diff']:+.3f} "
+                      f"[{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]")
+    path = Path(args.out) / f"{args.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
