@@ -37,14 +37,31 @@ def _rows(trajs) -> dict:
     return {task_key(t.task_id): {"f1": t.f1, "tokens": t.tokens_read} for t in trajs}
 
 
+def _override(cfg: CompactTrainConfig, sets: list[str]) -> CompactTrainConfig:
+    fields = {f.name for f in dataclasses.fields(cfg)} - {"reward", "seed"}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields:
+            raise UserError(f"--set {item!r}: expected FIELD=JSON with FIELD one of {', '.join(sorted(fields))}")
+        try:
+            v = json.loads(value)
+        except json.JSONDecodeError:
+            raise UserError(f"--set {item!r}: {value!r} is not JSON (strings need quotes)") from None
+        cfg = dataclasses.replace(cfg, **{key: tuple(v) if isinstance(v, list) else v})
+    return cfg
+
+
 def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -> int:
     """``cfg`` (tests only): the trainer config instead of the default one."""
+    tiny = cfg is not None
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--name", required=True, help="name of this variant (run dir and JSON under --out)")
     ap.add_argument("--tasks", default=HARNESS.train_tasks, help="the built 2Wiki training tasks")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/devlike")
     ap.add_argument("--against", help="a JSON this script wrote for another variant: paired differences")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                    help="override a CompactTrainConfig field, e.g. --set steps=240 --set 'budget_mix=[]'")
     ap.add_argument("--holdout-from", type=int, default=HARNESS.holdout_from,
                     help="records before this index train, the rest are held out (default: the harness's)")
     args = ap.parse_args(argv)
@@ -52,14 +69,15 @@ def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -
         train, held = split_train(load_tasks(args.tasks), dataclasses.replace(HARNESS, train_tasks=args.tasks,
                                                                                holdout_from=args.holdout_from))
         other = json.loads(Path(args.against).read_text()) if args.against else None
+        cfg = _override(cfg or CompactTrainConfig(), args.set)
     except (UserError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     run = Path(args.out) / args.name
     t0 = time.perf_counter()
-    train_compact(dataclasses.replace(cfg or CompactTrainConfig(), seed=args.seed), train, None, run,
-                  progress=cfg is None)
-    out = {"name": args.name, "train_seconds": round(time.perf_counter() - t0, 1), "n_train": len(train),
+    train_compact(dataclasses.replace(cfg, seed=args.seed), train, None, run, progress=not tiny)
+    out = {"name": args.name, "set": args.set, "seed": args.seed,
+           "train_seconds": round(time.perf_counter() - t0, 1), "n_train": len(train),
            "n_holdout": len(held), "checkpoints": {}}
     env = EnvConfig(budget=HARNESS.budget)
     policies = {"heuristic": get_policy("heuristic")}

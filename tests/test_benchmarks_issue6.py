@@ -3,6 +3,7 @@ parser, the log-log slope fit, the timing proxy, and tiny end-to-end runs on mad
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -186,3 +187,6 @@ def test_devlike_holdout_trains_evaluates_and_pairs(tmp_path, capsys, one_torch_
     assert set(json.loads(text)["checkpoints"]) == {"heuristic", "warm.pt", "final.pt"}
     assert dev.main(["--name", "c", "--tasks", str(tmp_path / "missing.jsonl")]) == 2
     assert "no such task file" in capsys.readouterr().err
+    assert dev.main(["--name", "c", *args, "--set", "bogus=1"]) == 2
+    assert "expected FIELD=JSON" in capsys.readouterr().err
+    assert dev._override(tiny, ["steps=3", "budget_mix=[]"]) == dataclasses.replace(tiny, steps=3, budget_mix=())

@@ -21,7 +21,8 @@ from tinker_explorer.errors import UserError
 from tinker_explorer.policies.compact.features import (N_BUCKETS, N_CHUNK_FEATS, N_GLOBAL_FEATS, Candidates, norm_str,
                                                         ObsInfo, analyse, answer_candidates, chunk_features)
 
-CHECKPOINT_VERSION = 2  # 2: span layout features and the heuristic's answer rule (answer weights of 1 mean other things)
+# 2 (session 3): span layout features and the heuristic's answer rule; version-1 answer weights mean other things
+CHECKPOINT_VERSION = 2
 N_ANSWER_FEATS = 3  # answer-model confidence features appended to the STOP input
 
 
