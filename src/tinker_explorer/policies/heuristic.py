@@ -908,8 +908,9 @@ class HeuristicPolicy(SimplePolicy):
 
     def _answer_how(self, plan: Plan, starts: list[int], needs: list[_Need],
                     obs: Observation) -> tuple[str, str]:
-        """The answer and which rule gave it ("value": the plan's extractor; "fallback", "name", ...:
-        a guess when the plan found no value)."""
+        """The answer and which rule gave it ("value": read off the plan's last paragraph, by the
+        attribute's extractor or its catch-all pattern; "fallback", "name", ...: a guess when the
+        plan found no value)."""
         if plan.mode == "same" and plan.attr != "nationality":
             vals = [norm(nd.value) if nd.value else "" for nd in needs]
             return ("yes" if len(vals) == 2 and vals[0] and vals[0] == vals[1] else "no"), "same"

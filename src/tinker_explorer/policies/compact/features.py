@@ -127,7 +127,7 @@ class ObsInfo:
     text_norm: list[str] = field(default_factory=list)
     heur_open: int = -1  # chunk the heuristic reader would open now (-1: it would answer)
     heur_answer: str | None = None  # what the heuristic reader would answer now
-    heur_how: str = "none"  # which of its rules gave that answer ("value": its extractor; else a guess)
+    heur_how: str = "none"  # which of its rules gave that answer ("value": its plan's last paragraph; else a guess)
 
 
 def heuristic_proposals(obs: Observation, heuristic) -> tuple[int, str | None, str]:
