@@ -35,7 +35,9 @@ def harness(tmp_path):
                    holdout_from=9)
 
 
-def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path):
+def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path, monkeypatch):
+    from tinker_explorer.experiments import leaves as lv
+    monkeypatch.setattr(lv, "_commit", lambda: "ccccccc")  # clean code, whatever the checkout's state
     run_leaf("base", [0], harness, progress=False)
     run_leaf("shaped", [0], harness, progress=False)
     ledger = read_ledger(harness)
@@ -51,7 +53,7 @@ def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path):
     res = (tmp_path / "leaves" / "results" / "base_s0.json").read_text()
     assert '"per_task"' in res and "Where was" not in res and "t1" not in res and "Missoula" not in res
     table, rows = summary(harness)
-    assert "| shaped | 1 |" in table and "baseline" in table
+    assert "| shaped | ccccccc | 1 |" in table and "baseline" in table
     assert "diff_vs_baseline" in next(r for r in rows if r["leaf"] == "shaped")
 
 
@@ -67,3 +69,23 @@ def test_unknown_leaf_and_too_few_tasks_are_user_errors(harness):
         run_leaf("nope", [0], harness, progress=False)
     with pytest.raises(UserError, match="holds out records 50"):
         run_leaf("base", [0], dataclasses.replace(harness, holdout_from=50), progress=False)
+
+
+def test_rerun_after_a_code_change_counts_only_the_newest_rows(harness, monkeypatch):
+    """Re-running leaves at a new commit appends rows; the summary uses each leaf's newest commit,
+    one row per seed, and pairs only leaves run on the same code as the baseline."""
+    from tinker_explorer.experiments import leaves as lv
+    monkeypatch.setattr(lv, "_commit", lambda: "aaaaaaa")
+    run_leaf("base", [0], harness, progress=False)
+    run_leaf("shaped", [0], harness, progress=False)
+    monkeypatch.setattr(lv, "_commit", lambda: "bbbbbbb")
+    run_leaf("base", [0], harness, progress=False)
+    assert [r["commit"] for r in read_ledger(harness)] == ["aaaaaaa", "aaaaaaa", "bbbbbbb"]
+    table, rows = summary(harness)
+    by = {r["leaf"]: r for r in rows}
+    assert by["base"]["seeds"] == 1 and by["base"]["commit"] == "bbbbbbb"
+    assert "diff_vs_baseline" not in by["shaped"] and "- (baseline at bbbbbbb)" in table
+    run_leaf("shaped", [0], harness, progress=False)
+    _, rows = summary(harness)
+    shaped = next(r for r in rows if r["leaf"] == "shaped")
+    assert shaped["seeds"] == 1 and shaped["commit"] == "bbbbbbb" and "diff_vs_baseline" in shaped

@@ -104,8 +104,21 @@ def append_row(row: dict, h: Harness = HARNESS) -> None:
         w.writerow({k: row.get(k, "") for k in LEDGER_COLUMNS})
 
 
-def _baseline_mean(ledger: list[dict], h: Harness) -> float | None:
-    vals = [float(r["f1"]) for r in ledger if r["leaf"] == h.baseline_leaf and r["status"] != "crash"]
+def current_rows(ledger: list[dict], leaf: str) -> list[dict]:
+    """A leaf's rows that describe its code now: those of the commit of its newest row, the newest
+    row per seed. The ledger keeps every row ever run (re-running a leaf after a code change appends);
+    its per-task results files hold the newest run of each seed, which these rows describe."""
+    rows = [r for r in ledger if r["leaf"] == leaf]
+    if not rows:
+        return []
+    commit = rows[-1]["commit"]
+    per_seed = {r["seed"]: r for r in rows if r["commit"] == commit}
+    return list(per_seed.values())
+
+
+def _baseline_mean(ledger: list[dict], h: Harness, commit: str) -> float | None:
+    vals = [float(r["f1"]) for r in current_rows(ledger, h.baseline_leaf)
+            if r["status"] != "crash" and r["commit"] == commit]
     return float(np.mean(vals)) if vals else None
 
 
@@ -145,7 +158,7 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
             (results_dir / f"{name}_s{seed}.json").write_text(json.dumps(slim_result(res)) + "\n")
             row.update(f1=f"{res['f1']:.4f}", f1_ci_low=f"{res['f1_ci'][0]:.4f}", f1_ci_high=f"{res['f1_ci'][1]:.4f}",
                        em=f"{res['em']:.4f}", tokens_read=f"{res['avg_tokens_read']:.1f}")
-            base = _baseline_mean(read_ledger(h), h)
+            base = _baseline_mean(read_ledger(h), h, commit)
             row["status"] = "keep" if base is None or res["f1"] >= base else "discard"
         except UserError:
             raise
@@ -204,8 +217,8 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
 
     def per_task(leaf: str, key: str = "f1") -> dict[str, float]:
         acc: dict[str, list[float]] = {}
-        for r in ledger:
-            if r["leaf"] != leaf or r["status"] == "crash":
+        for r in current_rows(ledger, leaf):
+            if r["status"] == "crash":
                 continue
             p = Path(h.leaves_dir) / "results" / f"{leaf}_s{r['seed']}.json"
             if p.exists():
@@ -229,18 +242,25 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
 
     base = per_task(h.baseline_leaf)
     base_tok = per_task(h.baseline_leaf, "tokens_read")
+    base_rows = current_rows(ledger, h.baseline_leaf)
+    base_commit = base_rows[0]["commit"] if base_rows else None
     rows = []
     for leaf in leaves:
-        rs = [r for r in ledger if r["leaf"] == leaf and r["status"] != "crash"]
+        cur = current_rows(ledger, leaf)
+        rs = [r for r in cur if r["status"] != "crash"]
         f1s = [float(r["f1"]) for r in rs]
-        row = {"leaf": leaf, "seeds": len(rs), "crashes": sum(r["status"] == "crash" for r in ledger if r["leaf"] == leaf),
+        row = {"leaf": leaf, "commit": cur[0]["commit"], "seeds": len(rs),
+               "crashes": sum(r["status"] == "crash" for r in cur),
                "f1_mean": float(np.mean(f1s)) if f1s else float("nan"),
                "f1_seed_sd": float(np.std(f1s, ddof=1)) if len(f1s) > 1 else 0.0,
                "tokens_read": float(np.mean([float(r["tokens_read"]) for r in rs])) if rs else float("nan"),
                "train_reward": train_reward(leaf, [r["seed"] for r in rs])}
         pt = per_task(leaf)
         shared = [k for k in pt if k in base]
-        if leaf != h.baseline_leaf and shared:
+        # paired differences only between runs of the same code (a commit with '+dirty' is no code at all)
+        same_code = row["commit"] == base_commit and not row["commit"].endswith("+dirty")
+        row["same_code_as_baseline"] = same_code
+        if leaf != h.baseline_leaf and shared and same_code:
             c = paired_bootstrap([pt[k] for k in shared], [base[k] for k in shared])
             row.update(diff_vs_baseline=c["diff"], diff_ci=c["ci"])
             tok = per_task(leaf, "tokens_read")
@@ -249,15 +269,17 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
                 c = paired_bootstrap([tok[k] for k in both], [base_tok[k] for k in both])
                 row.update(tokens_diff=c["diff"], tokens_diff_ci=c["ci"])
         rows.append(row)
-    head = (f"| leaf | seeds | held-out F1 mean (seed sd) | tokens read | training reward (last 10 steps) | "
+    head = (f"| leaf | commit | seeds | held-out F1 mean (seed sd) | tokens read | training reward (last 10 steps) | "
             f"F1 - {h.baseline_leaf} [95% CI, paired] | tokens - {h.baseline_leaf} [95% CI, paired] |")
-    lines = [head, "|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        other = ("baseline" if r["leaf"] == h.baseline_leaf else "-" if r["same_code_as_baseline"]
+                 else "- (uncommitted code)" if r["commit"].endswith("+dirty") else f"- (baseline at {base_commit})")
         diff = (f"{r['diff_vs_baseline']:+.3f} [{r['diff_ci'][0]:+.3f}, {r['diff_ci'][1]:+.3f}]"
-                if "diff_vs_baseline" in r else "baseline" if r["leaf"] == h.baseline_leaf else "-")
+                if "diff_vs_baseline" in r else other)
         tdiff = (f"{r['tokens_diff']:+.0f} [{r['tokens_diff_ci'][0]:+.0f}, {r['tokens_diff_ci'][1]:+.0f}]"
-                 if "tokens_diff" in r else "baseline" if r["leaf"] == h.baseline_leaf else "-")
-        lines.append(f"| {r['leaf']} | {r['seeds']}{' (+%d crash)' % r['crashes'] if r['crashes'] else ''} | "
+                 if "tokens_diff" in r else other)
+        lines.append(f"| {r['leaf']} | {r['commit']} | {r['seeds']}{' (+%d crash)' % r['crashes'] if r['crashes'] else ''} | "
                      f"{r['f1_mean']:.3f} ({r['f1_seed_sd']:.3f}) | {r['tokens_read']:.0f} | "
                      f"{'-' if np.isnan(r['train_reward']) else format(r['train_reward'], '.3f')} | {diff} | {tdiff} |")
     return "\n".join(lines), rows

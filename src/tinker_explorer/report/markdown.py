@@ -97,7 +97,7 @@ def leaves_section(leaves_dir: Path, fig_dir: Path, res: ReportOutput, rel) -> l
     """The ablation ledger (``leaves/results.tsv``) as a table with paired CIs and a per-seed plot."""
     import dataclasses
 
-    from tinker_explorer.experiments.leaves import HARNESS, read_ledger, summary
+    from tinker_explorer.experiments.leaves import HARNESS, current_rows, read_ledger, summary
     from tinker_explorer.report import plots
     h = dataclasses.replace(HARNESS, leaves_dir=str(leaves_dir))
     ledger = read_ledger(h)
@@ -105,13 +105,13 @@ def leaves_section(leaves_dir: Path, fig_dir: Path, res: ReportOutput, rel) -> l
         return []
     table, rows = summary(h)
     seed_f1: dict[str, list[float]] = {}
-    for r in ledger:
-        if r["status"] != "crash":
-            seed_f1.setdefault(r["leaf"], []).append(float(r["f1"]))
+    for leaf in dict.fromkeys(r["leaf"] for r in ledger):
+        seed_f1[leaf] = [float(r["f1"]) for r in current_rows(ledger, leaf) if r["status"] != "crash"]
     md = ["## Ablation leaves", "",
-          f"Ledger `{leaves_dir}/results.tsv` ({len(ledger)} rows). Metric: token F1 on the fixed held-out part of "
-          f"2Wiki train, budget {h.budget}; the difference column is paired over held-out tasks (per-task F1 "
-          "averaged over seeds).", "", table, ""] + leaves_finding(rows, h.baseline_leaf)
+          f"Ledger `{leaves_dir}/results.tsv` ({len(ledger)} rows). Each leaf's newest rows (the commit column) "
+          f"count. Metric: token F1 on the fixed held-out part of 2Wiki train, budget {h.budget}; the difference "
+          "column is paired over held-out tasks (per-task F1 averaged over seeds), between runs of the same "
+          "commit only.", "", table, ""] + leaves_finding(rows, h.baseline_leaf)
     p = plots.plot_leaves(rows, seed_f1, h.baseline_leaf, fig_dir / "leaves.png")
     if p:
         res.figures.append(p)
