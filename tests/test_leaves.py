@@ -47,7 +47,7 @@ def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path, monkeypa
         assert float(r["f1_ci_low"]) <= float(r["f1"]) <= float(r["f1_ci_high"])
         assert r["description"] == f"leaf {r['leaf']}"
     # the two leaves differ only in the GRPO reward: one warm start serves both
-    warm = list((tmp_path / "leaves" / "runs" / "_warm").iterdir())
+    warm = [p for p in (tmp_path / "leaves" / "runs" / "_warm").iterdir() if p.is_dir()]
     assert len(warm) == 1 and (warm[0] / "warm.pt").is_file()
     # per-task rows pair the leaves without carrying dataset content into the repository
     res = (tmp_path / "leaves" / "results" / "base_s0.json").read_text()
@@ -89,3 +89,30 @@ def test_rerun_after_a_code_change_counts_only_the_newest_rows(harness, monkeypa
     _, rows = summary(harness)
     shaped = next(r for r in rows if r["leaf"] == "shaped")
     assert shaped["seeds"] == 1 and shaped["commit"] == "bbbbbbb" and "diff_vs_baseline" in shaped
+
+
+def test_parallel_leaves_train_a_shared_warm_start_once(harness):
+    """Two leaves started together (two processes, here two threads with their own lock files) wait
+    for one warm start instead of deleting each other's half-written run."""
+    import threading
+    import time
+
+    from tinker_explorer.experiments.leaves import shared_warm_start
+    from tinker_explorer.policies.compact.train import CompactTrainConfig
+    calls = []
+
+    def slow_trainer(cfg, train, val, run_dir, resume, progress):
+        calls.append(run_dir)
+        run_dir.mkdir(parents=True)
+        time.sleep(0.3)
+        (run_dir / "warm.pt").write_text("weights")
+
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(shared_warm_start(CompactTrainConfig(), [], slow_trainer,
+                                                                            harness, progress=False)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and out[0] == out[1] and (out[0] / "warm.pt").read_text() == "weights"

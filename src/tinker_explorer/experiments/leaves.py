@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -195,14 +196,20 @@ def shared_warm_start(cfg, train: list, trainer, h: Harness = HARNESS, progress:
     from tinker_explorer.policies.compact.train import warm_key
     key = json.dumps(warm_key(cfg), sort_keys=True)
     d = Path(h.leaves_dir) / "runs" / "_warm" / hashlib.sha256(key.encode()).hexdigest()[:12]
-    if not (d / "warm.pt").is_file():
-        if d.exists():
-            import shutil
-            shutil.rmtree(d)  # an interrupted warm start: train it again
-        print(f"shared warm start for seed {cfg.seed} -> {d} (once; later leaves reuse it)")
-        trainer(dataclasses.replace(cfg, grpo=False, init_from=None, time_limit_s=None), train, None, d,
-                resume=False, progress=progress)
-        (d / "warm_key.json").write_text(key + "\n")
+    d.parent.mkdir(parents=True, exist_ok=True)
+    # leaves may run in parallel processes: the first to need a warm start trains it while the
+    # others wait on this lock, then reuse it (without the lock a second process would delete the
+    # first one's half-written run as "interrupted")
+    with open(d.parent / f"{d.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (d / "warm.pt").is_file():
+            if d.exists():
+                import shutil
+                shutil.rmtree(d)  # an interrupted warm start: train it again
+            print(f"shared warm start for seed {cfg.seed} -> {d} (once; later leaves reuse it)")
+            trainer(dataclasses.replace(cfg, grpo=False, init_from=None, time_limit_s=None), train, None, d,
+                    resume=False, progress=progress)
+            (d / "warm_key.json").write_text(key + "\n")
     return d
 
 
