@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import fcntl
 import hashlib
 import importlib.util
 import json
@@ -196,6 +195,8 @@ def shared_warm_start(cfg, train: list, trainer, h: Harness = HARNESS, progress:
     from tinker_explorer.policies.compact.train import warm_key
     key = json.dumps(warm_key(cfg), sort_keys=True)
     d = Path(h.leaves_dir) / "runs" / "_warm" / hashlib.sha256(key.encode()).hexdigest()[:12]
+    import fcntl  # POSIX (Linux, macOS); imported here so the CLI loads anywhere
+
     d.parent.mkdir(parents=True, exist_ok=True)
     # leaves may run in parallel processes: the first to need a warm start trains it while the
     # others wait on this lock, then reuse it (without the lock a second process would delete the
