@@ -1,0 +1,13 @@
+"""Leaf shaped_p00015: the shaped reward at 0.00015 per token read, between pure F1 (0 per token, 309 tokens read)
+and the default 0.0002 (263): how much F1 does reading more buy, and does it stay under issue 4's
+250-token bar?"""
+
+from dataclasses import replace
+
+from tinker_explorer.env.rewards import RewardConfig
+
+DESCRIPTION = "Shaped reward with token cost 0.00015 (default 0.0002); honest status."
+
+
+def configure(cfg):
+    return replace(cfg, reward=RewardConfig(name="shaped", token_cost=0.00015), honest_status=True)
