@@ -116,3 +116,20 @@ def test_parallel_leaves_train_a_shared_warm_start_once(harness):
     for t in threads:
         t.join()
     assert len(calls) == 1 and out[0] == out[1] and (out[0] / "warm.pt").read_text() == "weights"
+
+
+def test_every_leaf_in_the_repository_configures_the_trainer():
+    """The committed leaves stay runnable: each loads, describes itself and returns a trainer config."""
+    import dataclasses
+    from pathlib import Path
+
+    from tinker_explorer.experiments.leaves import HARNESS, load_leaf
+    from tinker_explorer.policies.compact.train import CompactTrainConfig
+    leaves_dir = Path(__file__).resolve().parents[1] / "leaves"
+    names = sorted(p.stem for p in leaves_dir.glob("*.py"))
+    assert {"f1_honest", "shaped_honest", "f1_misleading", "shaped_misleading", "compact_default"} <= set(names)
+    h = dataclasses.replace(HARNESS, leaves_dir=str(leaves_dir))
+    for name in names:
+        leaf = load_leaf(name, h)
+        cfg = leaf.configure(CompactTrainConfig(seed=1))
+        assert isinstance(cfg, CompactTrainConfig) and cfg.seed == 1 and leaf.DESCRIPTION, name
