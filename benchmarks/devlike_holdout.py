@@ -9,9 +9,10 @@ evaluates its warm start and its final checkpoint on records 1000-1348: the leav
 leaves/README.md), but for *code* variants, which the leaves (config variants) cannot express: check
 out the code to compare, run this, compare the JSONs paired. Dev is never touched.
 
-Writes ``runs/devlike/<name>/`` (the run) and ``runs/devlike/<name>.json`` (per-task F1 and tokens
-keyed by hashed task id, plus aggregates); prints F1 with its CI, tokens and per-type numbers, and,
-with ``--against``, the paired difference of each checkpoint and of the heuristic.
+Writes ``runs/devlike/<name>/`` (the run) and ``runs/devlike/<name>.json`` (per checkpoint, the eval
+summary with hashed task ids: the leaves' ``slim_result``); prints F1 with its CI, tokens and
+per-type numbers, and the paired differences (``eval --compare``'s) against the heuristic and,
+with ``--against``, against the same checkpoint of another variant.
 """
 
 from __future__ import annotations
@@ -26,15 +27,11 @@ from pathlib import Path
 from tinker_explorer.data.schema import load_tasks
 from tinker_explorer.env.explorer import EnvConfig
 from tinker_explorer.errors import UserError
-from tinker_explorer.eval.metrics import paired_bootstrap
+from tinker_explorer.eval.cli import compare
 from tinker_explorer.eval.runner import run_episodes, summarize
-from tinker_explorer.experiments.leaves import HARNESS, split_train, task_key
+from tinker_explorer.experiments.leaves import HARNESS, slim_result, split_train
 from tinker_explorer.policies import get_policy
 from tinker_explorer.policies.compact.train import CompactTrainConfig, train_compact
-
-
-def _rows(trajs) -> dict:
-    return {task_key(t.task_id): {"f1": t.f1, "tokens": t.tokens_read} for t in trajs}
 
 
 def _override(cfg: CompactTrainConfig, sets: list[str]) -> CompactTrainConfig:
@@ -84,24 +81,20 @@ def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -
     policies.update({ck: get_policy("compact", checkpoint=str(run / ck)) for ck in ("warm.pt", "final.pt")})
     for label, pol in policies.items():
         trajs = run_episodes(pol, held, env, seed=0)
-        s = summarize(trajs, policy=label)
-        out["checkpoints"][label] = {"f1": s["f1"], "f1_ci": s["f1_ci"], "tokens": s["avg_tokens_read"],
-                                     "per_type": {k: [round(v["f1"], 3), round(v["avg_tokens_read"])]
-                                                  for k, v in s["per_type"].items()},
-                                     "per_task": _rows(trajs)}
+        s = out["checkpoints"][label] = slim_result(summarize(trajs, policy=label))
+        s["per_task"].sort(key=lambda r: r["task_id"])  # pairs resample in hashed-id order (as program.md's runs)
+        per_type = {k: [round(v["f1"], 3), round(v["avg_tokens_read"])] for k, v in s["per_type"].items()}
         print(f"{args.name} {label}: F1 {s['f1']:.3f} [{s['f1_ci'][0]:.3f}, {s['f1_ci'][1]:.3f}] "
-              f"tokens {s['avg_tokens_read']:.0f}  per type (F1, tokens): {out['checkpoints'][label]['per_type']}")
+              f"tokens {s['avg_tokens_read']:.0f}  per type (F1, tokens): {per_type}")
     print(f"trained in {out['train_seconds']:.0f} s")
-    keys = sorted(out["checkpoints"]["final.pt"]["per_task"])
     for label in ("warm.pt", "final.pt"):
-        mine = out["checkpoints"][label]["per_task"]
-        refs = [("heuristic", out["checkpoints"]["heuristic"]["per_task"])]
+        refs = [("heuristic", out["checkpoints"]["heuristic"])]
         if other:
-            refs.append((f"{other['name']} {label}", other["checkpoints"][label]["per_task"]))
+            refs.append((f"{other['name']} {label}", other["checkpoints"][label]))
         for ref_name, ref in refs:
-            for metric in ("f1", "tokens"):
-                r = paired_bootstrap([mine[k][metric] for k in keys], [ref[k][metric] for k in keys])
-                print(f"  {args.name} {label} - {ref_name}: {metric} {r['diff']:+.3f} "
+            for metric, name in (("f1", "f1"), ("tokens_read", "tokens")):
+                r = compare(out["checkpoints"][label], ref, metric)
+                print(f"  {args.name} {label} - {ref_name}: {name} {r['diff']:+.3f} "
                       f"[{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]")
     path = Path(args.out) / f"{args.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
