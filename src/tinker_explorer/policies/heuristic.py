@@ -791,13 +791,13 @@ class HeuristicPolicy(SimplePolicy):
     def act(self, obs: Observation, rng: np.random.Generator | None = None) -> Action:
         plan, starts, needs = self._read(obs)
         nxt = self._next_open(obs, starts, needs)
-        return Action.open(nxt) if nxt is not None else Action.answer(self._answer(plan, starts, needs, obs))
+        return Action.open(nxt) if nxt is not None else Action.answer(self._answer(plan, starts, needs, obs)[0])
 
     def propose(self, obs: Observation) -> tuple[int | None, str, str]:
         """(the chunk ``act`` would open now, or None; the answer it would give if it had to answer
         now; which rule gave that answer), from one reading of ``obs``: the compact policy's features."""
         plan, starts, needs = self._read(obs)
-        return (self._next_open(obs, starts, needs),) + self._answer_how(plan, starts, needs, obs)
+        return (self._next_open(obs, starts, needs),) + self._answer(plan, starts, needs, obs)
 
     def _read(self, obs: Observation) -> tuple[Plan, list[int], list[_Need]]:
         masked = [v for _, _, cid in question_chunks(obs.question, obs.chunks)
@@ -903,11 +903,7 @@ class HeuristicPolicy(SimplePolicy):
         return fn(text) or _fallback(attr, text)
 
     # -- answering -----------------------------------------------------------------------
-    def _answer(self, plan: Plan, starts: list[int], needs: list[_Need], obs: Observation) -> str:
-        return self._answer_how(plan, starts, needs, obs)[0]
-
-    def _answer_how(self, plan: Plan, starts: list[int], needs: list[_Need],
-                    obs: Observation) -> tuple[str, str]:
+    def _answer(self, plan: Plan, starts: list[int], needs: list[_Need], obs: Observation) -> tuple[str, str]:
         """The answer and which rule gave it ("value": read off the plan's last paragraph, by the
         attribute's extractor or its catch-all pattern; "fallback", "name", ...: a guess when the
         plan found no value)."""
