@@ -2,6 +2,7 @@
 
     python benchmarks/devlike_holdout.py --name v2                        # train + evaluate this tree
     python benchmarks/devlike_holdout.py --name v2 --against runs/devlike/v1.json   # paired vs another
+    python benchmarks/devlike_holdout.py --name v2 --oracle-state          # the answer scorer alone
 
 Trains the compact policy (default config, both stages, one seed) on 2Wiki train records 0-999 and
 evaluates its warm start and its final checkpoint on records 1000-1348: the leaves harness's split
@@ -13,6 +14,11 @@ Writes ``runs/devlike/<name>/`` (the run) and ``runs/devlike/<name>.json`` (per 
 summary with hashed task ids: the leaves' ``slim_result``); prints F1 with its CI, tokens and
 per-type numbers, and the paired differences (``eval --compare``'s) against the heuristic and,
 with ``--against``, against the same checkpoint of another variant.
+
+``--oracle-state`` measures the answer scorer alone (a minute or two instead of five): it is fit as
+the warm start fits it, on the oracle states of records 0-999, and answers at the final oracle state
+of each held-out task (every gold paragraph opened); F1 there, no reading decisions. Its JSON
+(``runs/devlike/<name>.oracle.json``) pairs with another ``--oracle-state`` JSON through ``--against``.
 """
 
 from __future__ import annotations
@@ -61,15 +67,27 @@ def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -
                     help="override a CompactTrainConfig field, e.g. --set steps=240 --set 'budget_mix=[]'")
     ap.add_argument("--holdout-from", type=int, default=HARNESS.holdout_from,
                     help="records before this index train, the rest are held out (default: the harness's)")
+    ap.add_argument("--oracle-state", action="store_true",
+                    help="fit and measure the answer scorer alone, at the oracle's final states (see above)")
     args = ap.parse_args(argv)
     try:
         train, held = split_train(load_tasks(args.tasks), dataclasses.replace(HARNESS, train_tasks=args.tasks,
                                                                                holdout_from=args.holdout_from))
         other = json.loads(Path(args.against).read_text()) if args.against else None
+        if other is not None and args.oracle_state and not (other.get("oracle_state")
+                                                            and isinstance(other.get("per_task"), list)):
+            raise UserError(f"--against {args.against}: not an --oracle-state result of this script")
+        if other is not None and not args.oracle_state and not all(
+                isinstance(c, dict) and isinstance(c.get("per_task"), list)
+                for c in other.get("checkpoints", {None: None}).values()):
+            raise UserError(f"--against {args.against}: not this script's current format (per-checkpoint "
+                            "slim results); run that variant again to regenerate it")
         cfg = _override(cfg or CompactTrainConfig(), args.set)
     except (UserError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.oracle_state:
+        return oracle_state(args, dataclasses.replace(cfg, seed=args.seed), train, held, other, progress=not tiny)
     run = Path(args.out) / args.name
     t0 = time.perf_counter()
     train_compact(dataclasses.replace(cfg, seed=args.seed), train, None, run, progress=not tiny)
@@ -87,6 +105,10 @@ def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -
         print(f"{args.name} {label}: F1 {s['f1']:.3f} [{s['f1_ci'][0]:.3f}, {s['f1_ci'][1]:.3f}] "
               f"tokens {s['avg_tokens_read']:.0f}  per type (F1, tokens): {per_type}")
     print(f"trained in {out['train_seconds']:.0f} s")
+    path = Path(args.out) / f"{args.name}.json"  # written before the comparisons: nothing is lost if they fail
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out) + "\n")
+    print(f"wrote {path}")
     for label in ("warm.pt", "final.pt"):
         refs = [("heuristic", out["checkpoints"]["heuristic"])]
         if other:
@@ -96,10 +118,49 @@ def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -
                 r = compare(out["checkpoints"][label], ref, metric)
                 print(f"  {args.name} {label} - {ref_name}: {name} {r['diff']:+.3f} "
                       f"[{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]")
-    path = Path(args.out) / f"{args.name}.json"
+    return 0
+
+
+def oracle_state(args, cfg: CompactTrainConfig, train: list, held: list, other: dict | None, progress: bool) -> int:
+    """The answer scorer alone: fit on the training part's oracle states, answer at the held-out
+    tasks' final oracle states."""
+    from tinker_explorer.env.explorer import gold_answers
+    from tinker_explorer.eval.metrics import best_em, bootstrap_ci
+    from tinker_explorer.experiments.leaves import task_key
+    from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab
+    from tinker_explorer.policies.compact.model import best_answer, new_policy
+    from tinker_explorer.policies.compact.train import fit_answer, oracle_states
+
+    t0 = time.perf_counter()
+    policy = new_policy(build_lexicon(train), build_qvocab(train), build_ctxvocab(train), cfg.hidden, cfg.seed,
+                        use_heuristic=cfg.heuristic_features, parser=cfg.parser)
+    fit_answer(policy, oracle_states(policy, train, cfg.budget, cfg.max_steps, progress), cfg.answer_epochs,
+               cfg.answer_lr, cfg.seed, progress)
+    final = {s.task_idx: s for s in oracle_states(policy, held, cfg.budget, cfg.max_steps)}  # each task's last state
+    rows = []
+    for ti, s in sorted(final.items()):
+        cands = policy.candidates(s.obs)
+        k = best_answer(cands.texts, policy.answer_scores([cands])[0])
+        rows.append({"task_id": task_key(held[ti].id), "type": held[ti].type, "f1": float(s.cand_f1[k]),
+                     "em": best_em(cands.texts[k], gold_answers(held[ti])), "tokens_read": 0})
+    rows.sort(key=lambda r: r["task_id"])
+    f1 = [r["f1"] for r in rows]
+    per_type = {t: round(sum(r["f1"] for r in rows if r["type"] == t) / sum(r["type"] == t for r in rows), 3)
+                for t in sorted({r["type"] for r in rows})}
+    out = {"name": args.name, "set": args.set, "seed": args.seed, "oracle_state": True, "f1": sum(f1) / len(f1),
+           "f1_ci": list(bootstrap_ci(f1)), "per_type": per_type, "per_task": rows,
+           "seconds": round(time.perf_counter() - t0, 1)}
+    print(f"{args.name} answer scorer at the oracle's final state: F1 {out['f1']:.3f} "
+          f"[{out['f1_ci'][0]:.3f}, {out['f1_ci'][1]:.3f}] on {len(rows)} tasks; per type {per_type} "
+          f"({out['seconds']:.0f} s)")
+    path = Path(args.out) / f"{args.name}.oracle.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out) + "\n")
     print(f"wrote {path}")
+    if other is not None:
+        r = compare(out, other, "f1")
+        print(f"  {args.name} - {other['name']}: f1 {r['diff']:+.3f} [{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}] "
+              f"(wins {r['wins']}, losses {r['losses']})")
     return 0
 
 

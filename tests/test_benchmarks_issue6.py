@@ -190,3 +190,15 @@ def test_devlike_holdout_trains_evaluates_and_pairs(tmp_path, capsys, one_torch_
     assert dev.main(["--name", "c", *args, "--set", "bogus=1"]) == 2
     assert "expected FIELD=JSON" in capsys.readouterr().err
     assert dev._override(tiny, ["steps=3", "budget_mix=[]"]) == dataclasses.replace(tiny, steps=3, budget_mix=())
+    assert dev._override(tiny, ["parser=null"]).parser is None
+
+    # --oracle-state: the answer scorer alone; pairs only with another --oracle-state result
+    assert dev.main(["--name", "o", "--oracle-state", *args], cfg=tiny) == 0
+    assert dev.main(["--name", "p", "--oracle-state", "--against", str(tmp_path / "dl" / "o.oracle.json"),
+                     *args], cfg=tiny) == 0
+    out = capsys.readouterr().out
+    assert "answer scorer at the oracle's final state" in out and "p - o: f1 +0.000" in out
+    res = json.loads((tmp_path / "dl" / "p.oracle.json").read_text())
+    assert len(res["per_task"]) == 4 and 0 <= res["f1"] <= 1 and SECRET_ANSWER not in json.dumps(res)
+    assert dev.main(["--name", "q", "--oracle-state", "--against", str(tmp_path / "dl" / "a.json"), *args]) == 2
+    assert "not an --oracle-state result" in capsys.readouterr().err

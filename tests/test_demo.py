@@ -1,6 +1,6 @@
 """`tinker-explorer demo` (the README's main job) on a tiny built task directory: the table it
 prints, its records, reuse of a finished compact run, and retraining (never overwriting) when the
-run was made by other features."""
+run was made by other features (another checkpoint version, or without the parser)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,12 @@ def test_demo_trains_reuses_and_retrains_a_stale_run(tmp_path, capsys, one_torch
     stale = [p for p in out.iterdir() if p.name.startswith("compact_run.stale-")]
     assert len(stale) == 1 and (stale[0] / "final.pt").is_file()
     assert torch.load(out / "compact_run" / "final.pt", map_location="cpu", weights_only=True)["version"] != 1
+
+    # so is a run trained without the features the demo's config asks for (here: the parser's)
+    st = torch.load(final, map_location="cpu", weights_only=True)
+    assert st["parser"] is not None
+    st["parser"] = None
+    torch.save(st, final)
+    assert main(args) == 0
+    assert "cannot be reused" in capsys.readouterr().out
+    assert len([p for p in out.iterdir() if p.name.startswith("compact_run.stale-")]) == 2

@@ -43,16 +43,18 @@ def _eval(name: str, policy, tasks, out: Path, seed: int) -> dict:
     return res
 
 
-def _reusable(run_dir: Path):
-    """The policy of a finished compact run that this code can load (re-running the demo then skips
-    training), or None."""
+def _reusable(run_dir: Path, cfg):
+    """The policy of a finished compact run that this code can load and that has the features ``cfg``
+    asks for (re-running the demo then skips training), or None."""
     from tinker_explorer.policies import get_policy
     if not (run_dir / "checkpoints.jsonl").exists():
         return None
     try:
-        return get_policy("compact", checkpoint=str(run_dir))
+        policy = get_policy("compact", checkpoint=str(run_dir))
     except UserError:
         return None
+    same = policy.parser == cfg.parser and policy.use_heuristic == cfg.heuristic_features
+    return policy if same else None
 
 
 def cmd_demo(args) -> int:
@@ -84,12 +86,14 @@ def cmd_demo(args) -> int:
         run_dir = out / "compact_run"
         print(f"[3/4] training the compact policy on {len(train)} tasks (<= {args.train_minutes:g} min) into {run_dir}")
         cfg = CompactTrainConfig(seed=args.seed, time_limit_s=args.train_minutes * 60)
-        policy = _reusable(run_dir)
+        policy = _reusable(run_dir, cfg)
         if policy is None:
             if run_dir.exists():  # another code version's or an interrupted run: kept, not overwritten
-                aside = run_dir.with_name(f"{run_dir.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
+                stamp = time.strftime('%Y%m%d-%H%M%S')
+                aside = next(p for k in range(1000) if not (p := run_dir.with_name(
+                    f"{run_dir.name}.stale-{stamp}" + (f"-{k}" if k else ""))).exists())
                 run_dir.rename(aside)
-                print(f"      {run_dir} cannot be reused (older features or unfinished); moved to {aside}")
+                print(f"      {run_dir} cannot be reused (other features or unfinished); moved to {aside}")
             ckpt = train_compact(cfg, train, val[: min(50, len(val))], run_dir, resume=False, progress=True)
             policy = get_policy("compact", checkpoint=str(ckpt))
         print("[4/4] evaluating the compact policy")

@@ -394,12 +394,15 @@ def _cmp(a, b) -> str:
 
 
 def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[str],
-                      ctxvocab: frozenset[str] = frozenset(), span_cache: dict | None = None) -> Candidates:
+                      ctxvocab: frozenset[str] = frozenset(), span_cache: dict | None = None,
+                      parser=None) -> Candidates:
     """All answer candidates of an observation with their hashed features. Context words outside
     ``ctxvocab`` (words seen near training answers) become '_': keeps the hashed space small and
     the model from memorising contexts. ``span_cache`` (owned by the caller, one per policy) keeps
     the hashed features of a chunk's spans that do not change while an episode goes on, so each
-    step only hashes the few features that depend on the heuristic's current answer."""
+    step only hashes the few features that depend on the heuristic's current answer. ``parser``
+    (a :class:`~tinker_explorer.policies.compact.syntax.Parser`, optional) adds each opened span's
+    syntax features: the word that governs it and its entity type."""
     cv = lambda w: w if w in ctxvocab or not w[:1].isalnum() else "_"
     qkeys = sorted({w for w in info.qwords if w in qvocab})
     w0 = info.qnorm.split(" ", 1)[0] if info.qnorm else ""
@@ -535,8 +538,9 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
         key = (info.question, "\x1f".join(info.tnorm), i, src, role, text)
         cached = span_cache.get(key) if span_cache is not None else None
         if cached is None:
+            syn = parser.parse(text) if parser is not None and src == "open" else None
             cached = _span_features(text, src, role, info.tnorm[i], title_set, qset, qrel, lexicon,
-                                    lexicon_lower, ctxvocab, cv, static_hashes)
+                                    lexicon_lower, ctxvocab, cv, static_hashes, syn)
             if span_cache is not None:
                 if len(span_cache) > 100_000:
                     span_cache.clear()
@@ -580,9 +584,9 @@ def layout_features(a: int, b: int, dates: list[tuple[int, int]], paren: tuple[i
 
 
 def _span_features(text, src, role, tnorm, title_set, qset, qrel, lexicon, lexicon_lower, ctxvocab, cv,
-                   static_hashes) -> list[tuple[str, list[int]]]:
+                   static_hashes, syn=None) -> list[tuple[str, list[int]]]:
     """(surface, hashed features) of every span of one chunk's visible text: everything but the
-    features that depend on the heuristic's current answer."""
+    features that depend on the heuristic's current answer. ``syn``: the text's parse (syntax.py)."""
     out = []
     dates = date_spans(text)
     paren = first_paren(text)
@@ -622,10 +626,13 @@ def _span_features(text, src, role, tnorm, title_set, qset, qrel, lexicon, lexic
             base.append(f"w={span_norm}")
         base += lay
         conj += [f"{f}|{role}" for f in lay]
+        sx = syn.span_features(offs[s][0], offs[e - 1][1]) if syn is not None else []
+        base += sx
+        conj += sx
         out.append((surf, static_hashes(base, conj, [f"shape={shape}", f"l1={l1}", f"r1={r1}",
                                                      f"rs={role}{src}{min(sid, 2)}",
                                                      f"lex={any(t in lexicon for t in toks)}",
-                                                     f"anytitle={any_title}"] + win + lay)))
+                                                     f"anytitle={any_title}"] + win + lay + sx)))
     return out
 
 

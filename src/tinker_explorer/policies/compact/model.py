@@ -91,7 +91,8 @@ class CompactPolicy:
 
     def __init__(self, chunk_net: ChunkScorer, answer_net: AnswerScorer, lexicon: frozenset[str],
                  qvocab: frozenset[str], ctxvocab: frozenset[str] = frozenset(), sample: bool = False,
-                 sample_answer: bool = False, answer_temperature: float = 1.0, use_heuristic: bool = True):
+                 sample_answer: bool = False, answer_temperature: float = 1.0, use_heuristic: bool = True,
+                 parser: str | None = None):
         self.chunk_net = chunk_net
         self.answer_net = answer_net
         self.lexicon = lexicon
@@ -104,12 +105,22 @@ class CompactPolicy:
         self._cache: dict = {}
         self._span_cache: dict = {}  # per-chunk span features that do not change within an episode
         self._heuristic = None  # the rule-based reader whose proposals are features (made on first use)
+        # the spaCy package whose parse gives opened spans syntax features (None: no syntax features)
+        self.parser = parser
+        self._parser = None
 
     def analyse(self, obs: Observation) -> ObsInfo:
         if self.use_heuristic and self._heuristic is None:
             from tinker_explorer.policies.heuristic import HeuristicPolicy
             self._heuristic = HeuristicPolicy()
         return analyse(obs, self._heuristic if self.use_heuristic else None)
+
+    def syntax(self):
+        """The parser behind the syntax features (loaded on first use), or None without them."""
+        if self.parser and self._parser is None:
+            from tinker_explorer.policies.compact.syntax import Parser
+            self._parser = Parser(self.parser)
+        return self._parser
 
     # ---- candidate cache: the same (task, visible texts) state recurs across GRPO samples
     def clear_cache(self) -> None:
@@ -123,7 +134,7 @@ class CompactPolicy:
             if len(self._cache) > 200_000:
                 self._cache.clear()
             c = answer_candidates(info or self.analyse(obs), self.lexicon, self.qvocab, self.ctxvocab,
-                                  self._span_cache)
+                                  self._span_cache, self.syntax())
             self._cache[key] = c
         return c
 
@@ -191,6 +202,7 @@ class CompactPolicy:
             "qvocab": sorted(self.qvocab),
             "ctxvocab": sorted(self.ctxvocab),
             "use_heuristic": self.use_heuristic,
+            "parser": self.parser,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -213,7 +225,7 @@ class CompactPolicy:
         with torch.no_grad():
             ans.emb.weight.copy_(w[:, None])
         return cls(chunk, ans, frozenset(st["lexicon"]), frozenset(st["qvocab"]), frozenset(st["ctxvocab"]),
-                   use_heuristic=bool(st.get("use_heuristic", False)), **kw)
+                   use_heuristic=bool(st.get("use_heuristic", False)), parser=st.get("parser"), **kw)
 
     @classmethod
     def load(cls, path: str | Path, **kw) -> "CompactPolicy":
@@ -266,7 +278,7 @@ def stack_rows(rows) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 def new_policy(lexicon: frozenset[str], qvocab: frozenset[str], ctxvocab: frozenset[str] = frozenset(),
-               hidden: int = 32, seed: int = 0, use_heuristic: bool = True) -> CompactPolicy:
+               hidden: int = 32, seed: int = 0, use_heuristic: bool = True, parser: str | None = None) -> CompactPolicy:
     torch.manual_seed(seed)
     return CompactPolicy(ChunkScorer(hidden), AnswerScorer(), lexicon, qvocab, ctxvocab,
-                         use_heuristic=use_heuristic)
+                         use_heuristic=use_heuristic, parser=parser)

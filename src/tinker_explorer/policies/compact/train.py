@@ -42,6 +42,7 @@ from tinker_explorer.eval.metrics import best_em, best_f1
 from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab, chunk_features
 from tinker_explorer.policies.compact.model import (CHECKPOINT_VERSION, AnswerScorer, CompactPolicy, Decision,
                                                      answer_confidence, new_policy, pack, stack_rows)
+from tinker_explorer.policies.compact.syntax import PARSER_PACKAGE
 from tinker_explorer.train.advantages import grpo_advantages
 from tinker_explorer.train.records import RunRecords
 
@@ -73,6 +74,8 @@ class CompactTrainConfig:
     lr: float = 0.003
     answer_folds: int = 2  # cross-fitted answer scorers used for stop targets and GRPO rollouts
     heuristic_features: bool = True  # feed the rule-based reader's proposals to both scorers
+    # spaCy package whose parse gives the answer scorer syntax features (syntax.py); None: without them
+    parser: str | None = PARSER_PACKAGE
     eval_every: int = 20
     val_tasks_max: int = 200
     time_limit_s: float | None = None  # stop GRPO early (and save) after this many seconds in total
@@ -84,7 +87,7 @@ class CompactTrainConfig:
 
 # the config fields the warm start depends on (plus reward.token_cost, which sets its stop targets)
 WARM_FIELDS = ("budget", "max_steps", "seed", "answer_epochs", "answer_lr", "warm_epochs", "warm_lr", "hidden",
-               "answer_folds", "heuristic_features")
+               "answer_folds", "heuristic_features", "parser")
 
 
 def warm_key(cfg: CompactTrainConfig) -> dict:
@@ -110,6 +113,8 @@ class OracleState:
 def oracle_states(policy: CompactPolicy, tasks: Sequence[Task], budget: int, max_steps: int,
                   progress: bool = False) -> list[OracleState]:
     """Walk each task through the oracle reading order, recording every state's candidates."""
+    if policy.syntax() is not None:  # the oracle opens the gold chunks: parse them in batches first
+        policy.syntax().parse_many(t.chunks[i].text for t in tasks for i in t.gold_ids)
     out = []
     it = tasks
     if progress:
@@ -235,8 +240,8 @@ def warm_start(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainCo
     fold_nets = []
     for f in range(cfg.answer_folds):
         sub = new_policy(policy.lexicon, policy.qvocab, policy.ctxvocab, cfg.hidden, cfg.seed,
-                         use_heuristic=policy.use_heuristic)
-        sub._cache = policy._cache
+                         use_heuristic=policy.use_heuristic, parser=policy.parser)
+        sub._cache, sub._parser = policy._cache, policy.syntax()
         fit_answer(sub, [s for s in states if fold[s.task_idx] != f], cfg.answer_epochs, cfg.answer_lr, cfg.seed,
                    progress, desc=f"warm start: answer fold {f + 1}/{cfg.answer_folds}")
         fold_nets.append(sub.answer_net)
@@ -334,8 +339,9 @@ def grpo_step(policy: CompactPolicy, fold_nets: Sequence[AnswerScorer], opt: tor
         if not ix:
             continue
         view = CompactPolicy(policy.chunk_net, fold_nets[f] if fold_nets else policy.answer_net, policy.lexicon,
-                             policy.qvocab, policy.ctxvocab, sample=True, use_heuristic=policy.use_heuristic)
-        view._cache = policy._cache
+                             policy.qvocab, policy.ctxvocab, sample=True, use_heuristic=policy.use_heuristic,
+                             parser=policy.parser)
+        view._cache, view._parser = policy._cache, policy.syntax()
         d, e, r = rollout(view, [ep_tasks[k] for k in ix], [ep_budgets[k] for k in ix], cfg, [ep_rngs[k] for k in ix])
         for j, k in enumerate(ix):
             decisions[k], envs[k], rewards[k] = d[j], e[j], r[j]
@@ -429,7 +435,7 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
         rec.log_checkpoint(0, "warm", path.name, elapsed_s=time.perf_counter() - t_start)
     else:
         policy = new_policy(build_lexicon(train_tasks), build_qvocab(train_tasks), build_ctxvocab(train_tasks),
-                            cfg.hidden, cfg.seed, use_heuristic=cfg.heuristic_features)
+                            cfg.hidden, cfg.seed, use_heuristic=cfg.heuristic_features, parser=cfg.parser)
         if cfg.warm_start:
             m, fold_nets = warm_start(policy, train_tasks, cfg, progress)
             save_fold_nets(run_dir, fold_nets)
@@ -512,6 +518,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-grpo", action="store_true", help="warm start only")
     g.add_argument("--no-heuristic-features", action="store_true",
                    help="do not feed the heuristic reader's proposals to the scorers (pure learned features)")
+    g.add_argument("--no-parser", action="store_true",
+                   help="no syntax features for the answer scorer (no spaCy needed; the session-3 policy)")
     g.add_argument("--time-limit", type=float, default=None, help="stop GRPO after this many seconds (saves)")
     g.add_argument("--init-from", metavar="RUN_DIR", default=None,
                    help="skip the warm start: start GRPO from RUN_DIR's warm.pt (e.g. a --no-grpo run)")
@@ -529,6 +537,7 @@ def config_from_args(args) -> CompactTrainConfig:
         warm_start=not getattr(args, "no_warm_start", False), grpo=not getattr(args, "no_grpo", False),
         time_limit_s=get("time_limit", d.time_limit_s),
         heuristic_features=not getattr(args, "no_heuristic_features", False),
+        parser=None if getattr(args, "no_parser", False) else d.parser,
         eval_every=get("eval_every", d.eval_every), init_from=get("init_from", d.init_from))
 
 
