@@ -89,9 +89,10 @@ def cmd_demo(args) -> int:
         policy = _reusable(run_dir, cfg)
         if policy is None:
             if run_dir.exists():  # another code version's or an interrupted run: kept, not overwritten
-                stamp = time.strftime('%Y%m%d-%H%M%S')
-                aside = next(p for k in range(1000) if not (p := run_dir.with_name(
-                    f"{run_dir.name}.stale-{stamp}" + (f"-{k}" if k else ""))).exists())
+                aside = stem = run_dir.with_name(f"{run_dir.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
+                k = 1
+                while aside.exists():  # two stale runs within one second
+                    aside, k = stem.with_name(f"{stem.name}-{k}"), k + 1
                 run_dir.rename(aside)
                 print(f"      {run_dir} cannot be reused (other features or unfinished); moved to {aside}")
             ckpt = train_compact(cfg, train, val[: min(50, len(val))], run_dir, resume=False, progress=True)

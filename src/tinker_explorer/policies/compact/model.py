@@ -107,7 +107,7 @@ class CompactPolicy:
         self._heuristic = None  # the rule-based reader whose proposals are features (made on first use)
         # the spaCy package whose parse gives opened spans syntax features (None: no syntax features)
         self.parser = parser
-        self._parser = None
+        self._syntax = None
 
     def analyse(self, obs: Observation) -> ObsInfo:
         if self.use_heuristic and self._heuristic is None:
@@ -117,10 +117,16 @@ class CompactPolicy:
 
     def syntax(self):
         """The parser behind the syntax features (loaded on first use), or None without them."""
-        if self.parser and self._parser is None:
+        if self.parser and self._syntax is None:
             from tinker_explorer.policies.compact.syntax import Parser
-            self._parser = Parser(self.parser)
-        return self._parser
+            self._syntax = Parser(self.parser)
+        return self._syntax
+
+    def share_caches(self, other: "CompactPolicy") -> "CompactPolicy":
+        """Use ``other``'s candidate cache and parser: training's views of one policy (other answer
+        scorers, sampling on) see the same observations, so they compute and parse them once."""
+        self._cache, self._syntax = other._cache, other.syntax()
+        return self
 
     # ---- candidate cache: the same (task, visible texts) state recurs across GRPO samples
     def clear_cache(self) -> None:

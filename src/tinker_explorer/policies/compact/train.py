@@ -240,8 +240,7 @@ def warm_start(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainCo
     fold_nets = []
     for f in range(cfg.answer_folds):
         sub = new_policy(policy.lexicon, policy.qvocab, policy.ctxvocab, cfg.hidden, cfg.seed,
-                         use_heuristic=policy.use_heuristic, parser=policy.parser)
-        sub._cache, sub._parser = policy._cache, policy.syntax()
+                         use_heuristic=policy.use_heuristic, parser=policy.parser).share_caches(policy)
         fit_answer(sub, [s for s in states if fold[s.task_idx] != f], cfg.answer_epochs, cfg.answer_lr, cfg.seed,
                    progress, desc=f"warm start: answer fold {f + 1}/{cfg.answer_folds}")
         fold_nets.append(sub.answer_net)
@@ -340,8 +339,7 @@ def grpo_step(policy: CompactPolicy, fold_nets: Sequence[AnswerScorer], opt: tor
             continue
         view = CompactPolicy(policy.chunk_net, fold_nets[f] if fold_nets else policy.answer_net, policy.lexicon,
                              policy.qvocab, policy.ctxvocab, sample=True, use_heuristic=policy.use_heuristic,
-                             parser=policy.parser)
-        view._cache, view._parser = policy._cache, policy.syntax()
+                             parser=policy.parser).share_caches(policy)
         d, e, r = rollout(view, [ep_tasks[k] for k in ix], [ep_budgets[k] for k in ix], cfg, [ep_rngs[k] for k in ix])
         for j, k in enumerate(ix):
             decisions[k], envs[k], rewards[k] = d[j], e[j], r[j]
