@@ -130,8 +130,11 @@ class CompactPolicy:
 
     # ---- candidate cache: the same (task, visible texts) state recurs across GRPO samples
     def clear_cache(self) -> None:
+        """Forget every cached computation (candidates, span features, parses): timing runs start cold."""
         self._cache.clear()
         self._span_cache.clear()
+        if self._syntax is not None:
+            self._syntax.clear()
 
     def candidates(self, obs: Observation, info: ObsInfo | None = None) -> Candidates:
         key = (obs.question, tuple((c.title, c.text is not None, len(c.preview)) for c in obs.chunks))

@@ -78,6 +78,9 @@ class Parser:
             self._cache[text] = p
         return p
 
+    def clear(self) -> None:
+        self._cache.clear()
+
     def parse_many(self, texts) -> None:
         """Parse texts not yet cached in one batched pipe (faster than one call each)."""
         todo = list(dict.fromkeys(t for t in texts if t and t not in self._cache))
