@@ -72,10 +72,7 @@ class Parser:
     def parse(self, text: str) -> ParsedText:
         p = self._cache.get(text)
         if p is None:
-            p = self._build(self._load()(text))
-            if len(self._cache) >= self.max_cache:
-                self._cache.clear()
-            self._cache[text] = p
+            p = self._store(text, self._load()(text))
         return p
 
     def clear(self) -> None:
@@ -86,7 +83,14 @@ class Parser:
         todo = list(dict.fromkeys(t for t in texts if t and t not in self._cache))
         if todo:
             for t, doc in zip(todo, self._load().pipe(todo, batch_size=64)):
-                self._cache[t] = self._build(doc)
+                self._store(t, doc)
+
+    def _store(self, text: str, doc) -> ParsedText:
+        """Cache one parse (the cache is bounded, both for single and batched parses)."""
+        if len(self._cache) >= self.max_cache:
+            self._cache.clear()
+        p = self._cache[text] = self._build(doc)
+        return p
 
     @staticmethod
     def _token_features(tok) -> tuple[str, ...]:
