@@ -129,13 +129,13 @@ def oracle_state(args, cfg: CompactTrainConfig, train: list, held: list, other: 
     from tinker_explorer.experiments.leaves import task_key
     from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab
     from tinker_explorer.policies.compact.model import best_answer, new_policy
-    from tinker_explorer.policies.compact.train import fit_answer, oracle_states
+    from tinker_explorer.policies.compact.train import fit_answer_scorers, oracle_states
 
     t0 = time.perf_counter()
     policy = new_policy(build_lexicon(train), build_qvocab(train), build_ctxvocab(train), cfg.hidden, cfg.seed,
                         use_heuristic=cfg.heuristic_features, parser=cfg.parser)
-    fit_answer(policy, oracle_states(policy, train, cfg.budget, cfg.max_steps, progress), cfg.answer_epochs,
-               cfg.answer_lr, cfg.seed, progress)
+    fit_answer_scorers(policy, train, oracle_states(policy, train, cfg.budget, cfg.max_steps, progress), cfg,
+                       progress)
     final = {s.task_idx: s for s in oracle_states(policy, held, cfg.budget, cfg.max_steps)}  # each task's last state
     rows = []
     for ti, s in sorted(final.items()):

@@ -95,3 +95,16 @@ def test_checkpoint_remembers_the_parser(tmp_path):
 def test_missing_parser_package_is_a_user_error():
     with pytest.raises(UserError, match="--no-parser"):
         Parser("no_such_spacy_package_xyz").parse("Anna was born in Salem.")
+
+
+def test_opened_spans_get_second_stage_properties(parser):
+    """'Weston' (born in) is the asked relation for a birth question; 'Chobham' (died in) another one."""
+    from tinker_explorer.policies.compact.features import PROPS, QKINDS
+    obs = _opened_obs(BIO)
+    c = answer_candidates(analyse(obs), frozenset(), frozenset({"born"}), parser=parser)
+    assert c.dense is not None and c.dense.shape[0] == len(c.texts)
+    any_ = QKINDS.index("any") * len(PROPS)
+    w, ch = c.dense[c.texts.index("Weston"), any_:any_ + len(PROPS)], c.dense[c.texts.index("Chobham"), any_:any_ + len(PROPS)]
+    assert w[PROPS.index("gov_rel")] == 1 and w[PROPS.index("gov_other")] == 0
+    assert ch[PROPS.index("gov_other")] == 1 and ch[PROPS.index("gov_rel")] == 0
+    assert w[PROPS.index("ner_place")] == 1 and w[PROPS.index("parsed")] == 1

@@ -292,6 +292,7 @@ class Candidates:
     idx: np.ndarray  # hashed feature ids of all candidates, concatenated (int32)
     lens: np.ndarray  # number of features of each candidate
     where: list[int] = field(default_factory=list)  # source chunk id (-1: yes/no/question entity)
+    dense: np.ndarray | None = None  # [candidates, N_RERANK] second-stage features (rerank_features)
 
     @property
     def feats(self) -> list[np.ndarray]:
@@ -454,9 +455,12 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
                              + [f"{q}|{hr}" for q in qword_conj]]
         return dyn[hr, kind]
 
-    def add_hashed(text: str, static: list[int], kind: str, src: int) -> None:
+    props: list[np.ndarray | None] = []
+
+    def add_hashed(text: str, static: list[int], kind: str, src: int, pr: np.ndarray | None = None) -> None:
         texts.append(text)
         where.append(src)
+        props.append(pr)
         feats.append(static + heur_hashes(heur_rel(text), kind))
 
     def add(text: str, base: list[str], conj: list[str], wconj: list[str] | None = None, src: int = -1) -> None:
@@ -545,11 +549,95 @@ def answer_candidates(info: ObsInfo, lexicon: frozenset[str], qvocab: frozenset[
                 if len(span_cache) > 100_000:
                     span_cache.clear()
                 span_cache[key] = cached
-        for surf, static in cached:
-            add_hashed(surf, static, "k=span", i)
+        for surf, static, pr in cached:
+            add_hashed(surf, static, "k=span", i, pr)
     lens = np.array([len(f) for f in feats], dtype=np.int32)
     flat = np.fromiter((x for f in feats for x in f), dtype=np.int32, count=int(lens.sum()))
-    return Candidates(texts, flat, lens, where)
+    return Candidates(texts, flat, lens, where, rerank_features(info, texts, where, props))
+
+
+# --------------------------------------------------------------------------- second-stage features
+# Why a second stage: the linear scorer above learns one weight per hashed feature with plain SGD,
+# which keeps rare features' weights small (good against memorising, bad for rare but reliable
+# signals: "the question asks for a country and the text names both 'Hungary' and 'Hungarian'").
+# The rerank features are few and dense (question kind x candidate property), so a second,
+# separately regularised linear layer over [first-stage score, these] can give them their weight.
+QKINDS = ("any", "nation", "place", "date", "person")
+PROPS = ("parsed", "ner_place", "ner_person", "ner_norp", "ner_date", "ner_org",
+         "gov_rel", "gov_other", "dem_sib", "base_sib")
+N_RERANK = len(QKINDS) * len(PROPS)
+_NER = {"GPE": "ner_place", "LOC": "ner_place", "FAC": "ner_place", "PERSON": "ner_person", "NORP": "ner_norp",
+        "DATE": "ner_date", "ORG": "ner_org"}
+# lemma of a governing word -> the relation stem (rel_stem) of the question words that ask for it
+_GOV_REL = {"bear": "born", "die": "die", "kill": "die", "bury": "buried", "inter": "buried", "marry": "married",
+            "wed": "married", "study": "studied", "educate": "studied", "graduate": "studied", "attend": "studied",
+            "found": "founded", "establish": "founded", "direct": "directed", "compose": "composed",
+            "perform": "performed", "sing": "performed", "produce": "produced", "win": "award", "award": "award",
+            "receive": "award", "work": "work", "employ": "work"}
+_DEMONYM_END = ("an", "ish", "ese", "ine", "ic", "ch", "i")
+_PROP_IX = {p: k for k, p in enumerate(PROPS)}
+
+
+def span_props(sx: list[str], qrel: set[str]) -> np.ndarray:
+    """The candidate properties a span's syntax features give (entity type, governing relation)."""
+    pr = np.zeros(len(PROPS), np.float32)
+    if not sx or sx == ["syn=none"]:
+        return pr
+    pr[_PROP_IX["parsed"]] = 1.0
+    f = dict(x.split("=", 1) for x in sx)
+    if f.get("ner") in _NER:
+        pr[_PROP_IX[_NER[f["ner"]]]] = 1.0
+    rel = _GOV_REL.get(f.get("gov", ""))
+    if rel is not None:
+        pr[_PROP_IX["gov_rel" if rel in qrel else "gov_other"]] = 1.0
+    return pr
+
+
+def question_kinds(qnorm: str) -> np.ndarray:
+    """Which answer kind the question asks for (several may hold; 'any' always does)."""
+    cue = dict(zip((n for n, _ in CUES), question_cues(qnorm)))
+    nation = cue["nation"] > 0
+    return np.array([1.0, nation, cue["where"] > 0 and not nation, cue["when"] > 0, cue["who"] > 0], np.float32)
+
+
+def sibling_roles(texts: Sequence[str], where: Sequence[int]) -> list[str | None]:
+    """For one-word span candidates that share their first four letters with another one
+    ("Hungarian" / "Hungary", "Swedish" / "Sweden"): 'dem_sib' for the demonym-like form (its
+    ending), 'base_sib' for the other; None when there is no such sibling."""
+    key = [t[:4].lower() if len(t) >= 4 and t.isalpha() and t[0].isupper() and w >= 0 else None
+           for t, w in zip(texts, where)]
+    forms: dict[str, set[str]] = {}
+    for t, k in zip(texts, key):
+        if k:
+            forms.setdefault(k, set()).add(t.lower())
+    dem = lambda w: w.endswith(_DEMONYM_END)
+    out: list[str | None] = []
+    for t, k in zip(texts, key):
+        me = t.lower()
+        others = forms[k] - {me} if k else set()
+        if not others:
+            out.append(None)
+        elif dem(me) and any(not dem(o) or len(o) < len(me) for o in others):
+            out.append("dem_sib")
+        elif any(dem(o) and (not dem(me) or len(me) < len(o)) for o in others):
+            out.append("base_sib")
+        else:
+            out.append(None)
+    return out
+
+
+def rerank_features(info: ObsInfo, texts: Sequence[str], where: Sequence[int],
+                    props: Sequence[np.ndarray | None]) -> np.ndarray:
+    """[candidates, N_RERANK]: the outer product of the question's kinds and each candidate's properties."""
+    pr = np.zeros((len(texts), len(PROPS)), np.float32)
+    for k, p in enumerate(props):
+        if p is not None:
+            pr[k] = p
+    for k, r in enumerate(sibling_roles(texts, where)):
+        if r:
+            pr[k, _PROP_IX[r]] = 1.0
+    qk = question_kinds(info.qnorm)
+    return (qk[None, :, None] * pr[:, None, :]).reshape(len(texts), N_RERANK)
 
 
 def date_spans(text: str) -> list[tuple[int, int]]:
@@ -584,9 +672,10 @@ def layout_features(a: int, b: int, dates: list[tuple[int, int]], paren: tuple[i
 
 
 def _span_features(text, src, role, tnorm, title_set, qset, qrel, lexicon, lexicon_lower, ctxvocab, cv,
-                   static_hashes, syn=None) -> list[tuple[str, list[int]]]:
-    """(surface, hashed features) of every span of one chunk's visible text: everything but the
-    features that depend on the heuristic's current answer. ``syn``: the text's parse (syntax.py)."""
+                   static_hashes, syn=None) -> list[tuple[str, list[int], np.ndarray]]:
+    """(surface, hashed features, rerank properties) of every span of one chunk's visible text:
+    everything but the features that depend on the heuristic's current answer. ``syn``: the
+    text's parse (syntax.py)."""
     out = []
     dates = date_spans(text)
     paren = first_paren(text)
@@ -632,7 +721,8 @@ def _span_features(text, src, role, tnorm, title_set, qset, qrel, lexicon, lexic
         out.append((surf, static_hashes(base, conj, [f"shape={shape}", f"l1={l1}", f"r1={r1}",
                                                      f"rs={role}{src}{min(sid, 2)}",
                                                      f"lex={any(t in lexicon for t in toks)}",
-                                                     f"anytitle={any_title}"] + win + lay + sx)))
+                                                     f"anytitle={any_title}"] + win + lay + sx),
+                    span_props(sx, qrel)))
     return out
 
 

@@ -18,8 +18,8 @@ from torch import nn
 
 from tinker_explorer.env.types import Action, Observation
 from tinker_explorer.errors import UserError
-from tinker_explorer.policies.compact.features import (N_BUCKETS, N_CHUNK_FEATS, N_GLOBAL_FEATS, Candidates, norm_str,
-                                                        ObsInfo, analyse, answer_candidates, chunk_features)
+from tinker_explorer.policies.compact.features import (N_BUCKETS, N_CHUNK_FEATS, N_GLOBAL_FEATS, N_RERANK, Candidates,
+                                                        ObsInfo, analyse, answer_candidates, chunk_features, norm_str)
 
 # 2 (session 3): span layout features and the heuristic's answer rule; version-1 answer weights mean other things
 CHECKPOINT_VERSION = 2
@@ -58,6 +58,25 @@ class AnswerScorer(nn.Module):
         return self(idx, off)
 
 
+class Reranker(nn.Module):
+    """Second stage: score = a * first-stage score + w . rerank features (features.py says why).
+    Starts as the identity (a = 1, w = 0)."""
+
+    def __init__(self, n_feats: int = N_RERANK):
+        super().__init__()
+        self.a = nn.Parameter(torch.ones(()))
+        self.w = nn.Parameter(torch.zeros(n_feats))
+
+    def forward(self, s: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        return self.a * s + dense @ self.w
+
+
+def pack_dense(cand_lists: Sequence[Candidates]) -> torch.Tensor:
+    """The candidates' rerank features, stacked in pack()'s order."""
+    mats = [c.dense if c.dense is not None else np.zeros((len(c.texts), N_RERANK), np.float32) for c in cand_lists]
+    return torch.from_numpy(np.concatenate(mats)) if mats else torch.zeros((0, N_RERANK))
+
+
 def pack(cand_lists: Sequence[Candidates]) -> tuple[torch.Tensor, torch.Tensor]:
     """Flatten the candidates of several states into EmbeddingBag (indices, offsets)."""
     if not cand_lists:
@@ -92,7 +111,7 @@ class CompactPolicy:
     def __init__(self, chunk_net: ChunkScorer, answer_net: AnswerScorer, lexicon: frozenset[str],
                  qvocab: frozenset[str], ctxvocab: frozenset[str] = frozenset(), sample: bool = False,
                  sample_answer: bool = False, answer_temperature: float = 1.0, use_heuristic: bool = True,
-                 parser: str | None = None):
+                 parser: str | None = None, rerank: Reranker | None = None):
         self.chunk_net = chunk_net
         self.answer_net = answer_net
         self.lexicon = lexicon
@@ -108,6 +127,7 @@ class CompactPolicy:
         # the spaCy package whose parse gives opened spans syntax features (None: no syntax features)
         self.parser = parser
         self._syntax = None
+        self.rerank = rerank  # the second-stage answer scorer (None: the linear scorer alone)
 
     def analyse(self, obs: Observation) -> ObsInfo:
         if self.use_heuristic and self._heuristic is None:
@@ -150,7 +170,12 @@ class CompactPolicy:
     @torch.no_grad()
     def answer_scores(self, cands: Sequence[Candidates]) -> list[np.ndarray]:
         idx, off = pack(cands)
-        s = self.answer_net(idx, off).numpy() if len(off) else np.zeros(0, np.float32)
+        if not len(off):
+            s = np.zeros(0, np.float32)
+        elif self.rerank is None:
+            s = self.answer_net(idx, off).numpy()
+        else:
+            s = self.rerank(self.answer_net(idx, off), pack_dense(cands)).numpy()
         out, k = [], 0
         for c in cands:
             out.append(s[k:k + len(c.texts)])
@@ -212,6 +237,8 @@ class CompactPolicy:
             "ctxvocab": sorted(self.ctxvocab),
             "use_heuristic": self.use_heuristic,
             "parser": self.parser,
+            "rerank": (None if self.rerank is None
+                       else torch.cat([self.rerank.a.detach()[None], self.rerank.w.detach()]).clone()),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -233,8 +260,15 @@ class CompactPolicy:
         ans = AnswerScorer(n_buckets=w.shape[0])
         with torch.no_grad():
             ans.emb.weight.copy_(w[:, None])
+        rr = st.get("rerank")  # absent in checkpoints from before the second stage
+        rerank = None
+        if rr is not None:
+            rerank = Reranker(n_feats=rr.shape[0] - 1)
+            with torch.no_grad():
+                rerank.a.fill_(float(rr[0]))
+                rerank.w.copy_(rr[1:].to(torch.float32))
         return cls(chunk, ans, frozenset(st["lexicon"]), frozenset(st["qvocab"]), frozenset(st["ctxvocab"]),
-                   use_heuristic=bool(st.get("use_heuristic", False)), parser=st.get("parser"), **kw)
+                   use_heuristic=bool(st.get("use_heuristic", False)), parser=st.get("parser"), rerank=rerank, **kw)
 
     @classmethod
     def load(cls, path: str | Path, **kw) -> "CompactPolicy":

@@ -40,8 +40,8 @@ from tinker_explorer.env.types import Action
 from tinker_explorer.errors import UserError
 from tinker_explorer.eval.metrics import best_em, best_f1
 from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab, chunk_features
-from tinker_explorer.policies.compact.model import (CHECKPOINT_VERSION, AnswerScorer, CompactPolicy, Decision,
-                                                     answer_confidence, new_policy, pack, stack_rows)
+from tinker_explorer.policies.compact.model import (CHECKPOINT_VERSION, AnswerScorer, CompactPolicy, Decision, Reranker,
+                                                     answer_confidence, new_policy, pack, pack_dense, stack_rows)
 from tinker_explorer.policies.compact.syntax import PARSER_PACKAGE
 from tinker_explorer.train.advantages import grpo_advantages
 from tinker_explorer.train.records import RunRecords
@@ -73,6 +73,10 @@ class CompactTrainConfig:
     batch_size: int = 16
     lr: float = 0.003
     answer_folds: int = 2  # cross-fitted answer scorers used for stop targets and GRPO rollouts
+    # second-stage answer scorer (model.Reranker), fit on the fold scorers' out-of-fold scores with
+    # this L2 penalty on its weights; off (or with fewer than 2 folds): the linear scorer alone
+    rerank: bool = True
+    rerank_l2: float = 1e-4
     heuristic_features: bool = True  # feed the rule-based reader's proposals to both scorers
     # spaCy package whose parse gives the answer scorer syntax features (syntax.py); None: without them
     parser: str | None = PARSER_PACKAGE
@@ -87,7 +91,7 @@ class CompactTrainConfig:
 
 # the config fields the warm start depends on (plus reward.token_cost, which sets its stop targets)
 WARM_FIELDS = ("budget", "max_steps", "seed", "answer_epochs", "answer_lr", "warm_epochs", "warm_lr", "hidden",
-               "answer_folds", "heuristic_features", "parser")
+               "answer_folds", "heuristic_features", "parser", "rerank", "rerank_l2")
 
 
 def warm_key(cfg: CompactTrainConfig) -> dict:
@@ -203,6 +207,67 @@ def fit_answer(policy: CompactPolicy, states: Sequence[OracleState], epochs: int
             net.emb.weight.copy_(avg)
 
 
+def fit_rerank(scores: Sequence[np.ndarray], cands: Sequence, states: Sequence[OracleState], l2: float,
+               steps: int = 200) -> Reranker:
+    """Fit the second stage on first-stage scores that did not see their own task (out-of-fold),
+    with the answer scorer's loss (-log P(best-F1 candidate set)) plus l2 * |w|^2; full batch."""
+    keep = [k for k, s in enumerate(states) if len(s.cand_f1) and s.cand_f1.max() > 0]
+    rr = Reranker()
+    if not keep:
+        return rr
+    ns = [len(states[k].cand_f1) for k in keep]
+    row = torch.from_numpy(np.repeat(np.arange(len(ns)), ns))
+    col = torch.from_numpy(np.concatenate([np.arange(n) for n in ns]))
+    s = torch.from_numpy(np.concatenate([scores[k] for k in keep]).astype(np.float32))
+    dense = pack_dense([cands[k] for k in keep])
+    best = torch.from_numpy(np.concatenate([states[k].cand_f1 >= states[k].cand_f1.max() - 1e-6 for k in keep]))
+    opt = torch.optim.LBFGS(rr.parameters(), lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        z = rr(s, dense)
+        full = torch.full((len(ns), max(ns)), float("-inf")).index_put((row, col), z)
+        good = torch.full((len(ns), max(ns)), float("-inf")).index_put((row[best], col[best]), z[best])
+        loss = (torch.logsumexp(full, 1) - torch.logsumexp(good, 1)).mean() + l2 * (rr.w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return rr
+
+
+def fit_answer_scorers(policy: CompactPolicy, tasks: Sequence[Task], states: Sequence[OracleState],
+                       cfg: CompactTrainConfig, progress: bool = False) -> list[AnswerScorer]:
+    """Fit the answer side of ``policy`` in place: K fold scorers (each on the other folds' tasks),
+    the second stage on their out-of-fold scores, then the final linear scorer on every task.
+    Returns the fold scorers: GRPO rollouts answer with them (with the same second stage), so that
+    GRPO never sees an answer scorer that has memorised the answer of the task it is reading."""
+    fold = np.array([task_fold(t, cfg.answer_folds) for t in tasks])
+    fold_nets = []
+    oof: list = [None] * len(states)
+    for f in range(cfg.answer_folds):
+        sub = new_policy(policy.lexicon, policy.qvocab, policy.ctxvocab, cfg.hidden, cfg.seed,
+                         use_heuristic=policy.use_heuristic, parser=policy.parser).share_caches(policy)
+        fit_answer(sub, [s for s in states if fold[s.task_idx] != f], cfg.answer_epochs, cfg.answer_lr, cfg.seed,
+                   progress, desc=f"warm start: answer fold {f + 1}/{cfg.answer_folds}")
+        fold_nets.append(sub.answer_net)
+        idx = [k for k, s in enumerate(states) if fold[s.task_idx] == f]
+        for k, sc in zip(idx, sub.answer_scores([sub.candidates(states[k].obs) for k in idx])):
+            oof[k] = sc
+    policy.rerank = None
+    if cfg.rerank and cfg.answer_folds >= 2:
+        policy.rerank = fit_rerank(oof, [policy.candidates(s.obs) for s in states], states, cfg.rerank_l2)
+    fit_answer(policy, states, cfg.answer_epochs, cfg.answer_lr, cfg.seed, progress)
+    return fold_nets
+
+
+def fold_view(policy: CompactPolicy, net: AnswerScorer, **kw) -> CompactPolicy:
+    """``policy`` answering with another (fold) linear scorer, sharing its second stage and caches."""
+    return CompactPolicy(policy.chunk_net, net, policy.lexicon, policy.qvocab, policy.ctxvocab,
+                         use_heuristic=policy.use_heuristic, parser=policy.parser, rerank=policy.rerank,
+                         **kw).share_caches(policy)
+
+
 def expected_f1(policy: CompactPolicy, states: Sequence[OracleState]) -> tuple[np.ndarray, list[np.ndarray]]:
     scores = policy.answer_scores([policy.candidates(s.obs) for s in states])
     ef, conf = [], []
@@ -231,24 +296,16 @@ def warm_start(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainCo
     """Fits both scorers of ``policy`` in place; returns metrics and the out-of-fold answer scorers."""
     t0 = time.perf_counter()
     states = oracle_states(policy, tasks, cfg.budget, cfg.max_steps, progress=progress)
-    # out-of-fold answer confidence / expected F1 for the stop targets (K-fold cross-fitting);
-    # the fold answer scorers also answer during GRPO rollouts, so that GRPO never sees an answer
-    # scorer that has memorised the answer of the task it is reading
+    fold_nets = fit_answer_scorers(policy, tasks, states, cfg, progress)
+    # out-of-fold answer confidence / expected F1 for the stop targets (K-fold cross-fitting)
     fold = np.array([task_fold(t, cfg.answer_folds) for t in tasks])
     ef = np.zeros(len(states))
     conf: list = [None] * len(states)
-    fold_nets = []
-    for f in range(cfg.answer_folds):
-        sub = new_policy(policy.lexicon, policy.qvocab, policy.ctxvocab, cfg.hidden, cfg.seed,
-                         use_heuristic=policy.use_heuristic, parser=policy.parser).share_caches(policy)
-        fit_answer(sub, [s for s in states if fold[s.task_idx] != f], cfg.answer_epochs, cfg.answer_lr, cfg.seed,
-                   progress, desc=f"warm start: answer fold {f + 1}/{cfg.answer_folds}")
-        fold_nets.append(sub.answer_net)
+    for f, net in enumerate(fold_nets):
         idx = [k for k, s in enumerate(states) if fold[s.task_idx] == f]
-        e, c = expected_f1(sub, [states[k] for k in idx])
+        e, c = expected_f1(fold_view(policy, net), [states[k] for k in idx])
         for j, k in enumerate(idx):
             ef[k], conf[k] = e[j], c[j]
-    fit_answer(policy, states, cfg.answer_epochs, cfg.answer_lr, cfg.seed, progress)
     # stop targets: per task, the expected F1 with every gold chunk read is the last state's
     final_ef: dict[int, float] = {}
     for k, s in enumerate(states):
@@ -337,9 +394,7 @@ def grpo_step(policy: CompactPolicy, fold_nets: Sequence[AnswerScorer], opt: tor
         ix = [k for k, t in enumerate(ep_tasks) if not fold_nets or task_fold(t, len(fold_nets)) == f]
         if not ix:
             continue
-        view = CompactPolicy(policy.chunk_net, fold_nets[f] if fold_nets else policy.answer_net, policy.lexicon,
-                             policy.qvocab, policy.ctxvocab, sample=True, use_heuristic=policy.use_heuristic,
-                             parser=policy.parser).share_caches(policy)
+        view = fold_view(policy, fold_nets[f] if fold_nets else policy.answer_net, sample=True)
         d, e, r = rollout(view, [ep_tasks[k] for k in ix], [ep_budgets[k] for k in ix], cfg, [ep_rngs[k] for k in ix])
         for j, k in enumerate(ix):
             decisions[k], envs[k], rewards[k] = d[j], e[j], r[j]
@@ -518,6 +573,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="do not feed the heuristic reader's proposals to the scorers (pure learned features)")
     g.add_argument("--no-parser", action="store_true",
                    help="no syntax features for the answer scorer (no spaCy needed; the session-3 policy)")
+    g.add_argument("--no-rerank", action="store_true",
+                   help="no second-stage answer scorer (the session-4 policy, with the parser on)")
     g.add_argument("--time-limit", type=float, default=None, help="stop GRPO after this many seconds (saves)")
     g.add_argument("--init-from", metavar="RUN_DIR", default=None,
                    help="skip the warm start: start GRPO from RUN_DIR's warm.pt (e.g. a --no-grpo run)")
@@ -536,6 +593,7 @@ def config_from_args(args) -> CompactTrainConfig:
         time_limit_s=get("time_limit", d.time_limit_s),
         heuristic_features=not getattr(args, "no_heuristic_features", False),
         parser=None if getattr(args, "no_parser", False) else d.parser,
+        rerank=not getattr(args, "no_rerank", False),
         eval_every=get("eval_every", d.eval_every), init_from=get("init_from", d.init_from))
 
 
