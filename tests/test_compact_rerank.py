@@ -98,3 +98,11 @@ def test_identity_second_stage_changes_no_score():
     before = policy.answer_scores([c])[0]
     policy.rerank = Reranker()
     assert np.allclose(policy.answer_scores([c])[0], before)
+
+
+def test_second_stage_of_another_size_is_a_clear_user_error(tmp_path):
+    from tinker_explorer.errors import UserError
+    policy = new_policy(frozenset(), frozenset(), use_heuristic=False)
+    policy.rerank = Reranker(n_feats=N_RERANK + 3)
+    with pytest.raises(UserError, match="train it again"):
+        CompactPolicy.load(policy.save(tmp_path / "p.pt"))

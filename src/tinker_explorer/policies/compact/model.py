@@ -1,4 +1,5 @@
-"""The compact policy: a tiny open/stop scorer and a linear hashed-feature answer scorer.
+"""The compact policy: a tiny open/stop scorer and a linear hashed-feature answer scorer with a
+small second stage (``Reranker``) over a few dense features.
 
 Decisions per step: a softmax over {each unopened, affordable chunk} + STOP (greedy at evaluation,
 sampled with the episode rng during GRPO). On STOP the answer is the best-scoring answer candidate
@@ -263,6 +264,9 @@ class CompactPolicy:
         rr = st.get("rerank")  # absent in checkpoints from before the second stage
         rerank = None
         if rr is not None:
+            if rr.shape[0] - 1 != N_RERANK:
+                raise UserError(f"compact checkpoint with {rr.shape[0] - 1} second-stage features, this code has "
+                                f"{N_RERANK}: train it again (tinker-explorer train grpo --policy compact)")
             rerank = Reranker(n_feats=rr.shape[0] - 1)
             with torch.no_grad():
                 rerank.a.fill_(float(rr[0]))
