@@ -153,6 +153,16 @@ def oracle_states(policy: CompactPolicy, tasks: Sequence[Task], budget: int, max
 
 
 # --------------------------------------------------------------------------- answer scorer
+def best_set_nll(z: torch.Tensor, ns: Sequence[int], best: torch.Tensor) -> torch.Tensor:
+    """Per state, -log P(best-F1 candidate set) under the softmax of its candidates' scores; ``z``
+    and ``best`` are flat over the states' candidates (state k has ns[k] of them), padded here."""
+    row = torch.from_numpy(np.repeat(np.arange(len(ns)), ns))
+    col = torch.from_numpy(np.concatenate([np.arange(n) for n in ns]))
+    full = torch.full((len(ns), max(ns)), float("-inf")).index_put((row, col), z)
+    good = torch.full((len(ns), max(ns)), float("-inf")).index_put((row[best], col[best]), z[best])
+    return torch.logsumexp(full, 1) - torch.logsumexp(good, 1)
+
+
 def fit_answer(policy: CompactPolicy, states: Sequence[OracleState], epochs: int, lr: float, seed: int,
                progress: bool = False, desc: str = "warm start: answer scorer", optimizer: str = "sgd", average: bool = True) -> None:
     """Max-likelihood of the best-F1 candidate set (states where some candidate scores > 0)."""
@@ -181,15 +191,8 @@ def fit_answer(policy: CompactPolicy, states: Sequence[OracleState], epochs: int
             cands = [policy.candidates(s.obs) for s in batch]
             idx, off = pack(cands)
             scores = net(idx, off)
-            # pad to [states, max candidates]; loss = -log P(best-F1 candidate set)
-            ns = [len(c.texts) for c in cands]
-            row = torch.from_numpy(np.repeat(np.arange(len(ns)), ns))
-            col = torch.from_numpy(np.concatenate([np.arange(n) for n in ns]))
             best = torch.from_numpy(np.concatenate([s.cand_f1 >= s.cand_f1.max() - 1e-6 for s in batch]))
-            full = torch.full((len(ns), max(ns)), float("-inf")).index_put((row, col), scores)
-            good = torch.full((len(ns), max(ns)), float("-inf")).index_put(
-                (row[best], col[best]), scores[best])
-            loss = (torch.logsumexp(full, 1) - torch.logsumexp(good, 1)).sum()
+            loss = best_set_nll(scores, [len(c.texts) for c in cands], best).sum()
             opt.zero_grad()
             (loss / len(batch)).backward()
             opt.step()
@@ -216,8 +219,6 @@ def fit_rerank(scores: Sequence[np.ndarray], cands: Sequence, states: Sequence[O
     if not keep:
         return rr
     ns = [len(states[k].cand_f1) for k in keep]
-    row = torch.from_numpy(np.repeat(np.arange(len(ns)), ns))
-    col = torch.from_numpy(np.concatenate([np.arange(n) for n in ns]))
     s = torch.from_numpy(np.concatenate([scores[k] for k in keep]).astype(np.float32))
     dense = pack_dense([cands[k] for k in keep])
     best = torch.from_numpy(np.concatenate([states[k].cand_f1 >= states[k].cand_f1.max() - 1e-6 for k in keep]))
@@ -225,10 +226,7 @@ def fit_rerank(scores: Sequence[np.ndarray], cands: Sequence, states: Sequence[O
 
     def closure():
         opt.zero_grad()
-        z = rr(s, dense)
-        full = torch.full((len(ns), max(ns)), float("-inf")).index_put((row, col), z)
-        good = torch.full((len(ns), max(ns)), float("-inf")).index_put((row[best], col[best]), z[best])
-        loss = (torch.logsumexp(full, 1) - torch.logsumexp(good, 1)).mean() + l2 * (rr.w ** 2).sum()
+        loss = best_set_nll(rr(s, dense), ns, best).mean() + l2 * (rr.w ** 2).sum()
         loss.backward()
         return loss
 
