@@ -19,6 +19,8 @@ with ``--against``, against the same checkpoint of another variant.
 the warm start fits it, on the oracle states of records 0-999, and answers at the final oracle state
 of each held-out task (every gold paragraph opened); F1 there, no reading decisions. Its JSON
 (``runs/devlike/<name>.oracle.json``) pairs with another ``--oracle-state`` JSON through ``--against``.
+With ``--measure-on TASKS`` it is fit on every record of ``--tasks`` and measured on TASKS instead:
+for recording, after a variant was chosen here, how its reader does on dev (never to choose one).
 """
 
 from __future__ import annotations
@@ -69,10 +71,18 @@ def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -
                     help="records before this index train, the rest are held out (default: the harness's)")
     ap.add_argument("--oracle-state", action="store_true",
                     help="fit and measure the answer scorer alone, at the oracle's final states (see above)")
+    ap.add_argument("--measure-on", metavar="TASKS",
+                    help="with --oracle-state: fit on all of --tasks, measure on these tasks (e.g. dev; see above)")
     args = ap.parse_args(argv)
     try:
-        train, held = split_train(load_tasks(args.tasks), dataclasses.replace(HARNESS, train_tasks=args.tasks,
-                                                                               holdout_from=args.holdout_from))
+        if args.measure_on and not args.oracle_state:
+            raise UserError("--measure-on goes with --oracle-state (the whole policy's dev numbers come from "
+                            "`tinker-explorer train grpo` and `eval`)")
+        if args.measure_on:
+            train, held = load_tasks(args.tasks), load_tasks(args.measure_on)
+        else:
+            train, held = split_train(load_tasks(args.tasks), dataclasses.replace(
+                HARNESS, train_tasks=args.tasks, holdout_from=args.holdout_from))
         other = json.loads(Path(args.against).read_text()) if args.against else None
         if other is not None and args.oracle_state and not (other.get("oracle_state")
                                                             and isinstance(other.get("per_task"), list)):

@@ -202,3 +202,11 @@ def test_devlike_holdout_trains_evaluates_and_pairs(tmp_path, capsys, one_torch_
     assert len(res["per_task"]) == 4 and 0 <= res["f1"] <= 1 and SECRET_ANSWER not in json.dumps(res)
     assert dev.main(["--name", "q", "--oracle-state", "--against", str(tmp_path / "dl" / "a.json"), *args]) == 2
     assert "not an --oracle-state result" in capsys.readouterr().err
+
+    # --measure-on: fit on the whole training file, measure on another task file (oracle states only)
+    other = _write_tasks(tmp_path / "dev.jsonl", "d", n=3)
+    assert dev.main(["--name", "m", "--oracle-state", "--measure-on", str(other), *args], cfg=tiny) == 0
+    assert len(json.loads((tmp_path / "dl" / "m.oracle.json").read_text())["per_task"]) == 3
+    capsys.readouterr()
+    assert dev.main(["--name", "m", "--measure-on", str(other), *args]) == 2
+    assert "goes with --oracle-state" in capsys.readouterr().err
