@@ -1,6 +1,6 @@
 """`tinker-explorer demo` (the README's main job) on a tiny built task directory: the table it
 prints, its records, reuse of a finished compact run, and retraining (never overwriting) when the
-run was made by other features (another checkpoint version, or without the parser)."""
+run was made by other features (another checkpoint version, without the parser or the second stage)."""
 
 from __future__ import annotations
 
@@ -51,3 +51,12 @@ def test_demo_trains_reuses_and_retrains_a_stale_run(tmp_path, capsys, one_torch
     assert main(args) == 0
     assert "cannot be reused" in capsys.readouterr().out
     assert len([p for p in out.iterdir() if p.name.startswith("compact_run.stale-")]) == 2
+
+    # and a run from before the second-stage answer scorer (its checkpoint has none)
+    st = torch.load(final, map_location="cpu", weights_only=True)
+    assert st["rerank"] is not None
+    st["rerank"] = None
+    torch.save(st, final)
+    assert main(args) == 0
+    assert "cannot be reused" in capsys.readouterr().out
+    assert len([p for p in out.iterdir() if p.name.startswith("compact_run.stale-")]) == 3

@@ -53,7 +53,8 @@ def _reusable(run_dir: Path, cfg):
         policy = get_policy("compact", checkpoint=str(run_dir))
     except UserError:
         return None
-    same = policy.parser == cfg.parser and policy.use_heuristic == cfg.heuristic_features
+    same = (policy.parser == cfg.parser and policy.use_heuristic == cfg.heuristic_features
+            and (policy.rerank is not None) == (cfg.rerank and cfg.answer_folds >= 2))
     return policy if same else None
 
 
