@@ -240,16 +240,16 @@ def fit_answer_scorers(policy: CompactPolicy, tasks: Sequence[Task], states: Seq
     the second stage on their out-of-fold scores, then the final linear scorer on every task.
     Returns the fold scorers: GRPO rollouts answer with them (with the same second stage), so that
     GRPO never sees an answer scorer that has memorised the answer of the task it is reading."""
-    fold = np.array([task_fold(t, cfg.answer_folds) for t in tasks])
+    members = fold_members(tasks, states, cfg.answer_folds)
     fold_nets = []
     oof: list = [None] * len(states)
-    for f in range(cfg.answer_folds):
+    for f, idx in enumerate(members):
         sub = new_policy(policy.lexicon, policy.qvocab, policy.ctxvocab, cfg.hidden, cfg.seed,
                          use_heuristic=policy.use_heuristic, parser=policy.parser).share_caches(policy)
-        fit_answer(sub, [s for s in states if fold[s.task_idx] != f], cfg.answer_epochs, cfg.answer_lr, cfg.seed,
-                   progress, desc=f"warm start: answer fold {f + 1}/{cfg.answer_folds}")
+        inside = set(idx)
+        fit_answer(sub, [s for k, s in enumerate(states) if k not in inside], cfg.answer_epochs, cfg.answer_lr,
+                   cfg.seed, progress, desc=f"warm start: answer fold {f + 1}/{cfg.answer_folds}")
         fold_nets.append(sub.answer_net)
-        idx = [k for k, s in enumerate(states) if fold[s.task_idx] == f]
         for k, sc in zip(idx, sub.answer_scores([sub.candidates(states[k].obs) for k in idx])):
             oof[k] = sc
     policy.rerank = None
@@ -289,6 +289,12 @@ def task_fold(task: Task, k: int) -> int:
     return zlib.crc32(task.id.encode("utf-8")) % k
 
 
+def fold_members(tasks: Sequence[Task], states: Sequence[OracleState], k: int) -> list[list[int]]:
+    """For each of k folds, the indices of the states whose task falls in it."""
+    fold = [task_fold(t, k) for t in tasks]
+    return [[j for j, s in enumerate(states) if fold[s.task_idx] == f] for f in range(k)]
+
+
 def warm_start(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainConfig,
                progress: bool = True) -> tuple[dict, list[AnswerScorer]]:
     """Fits both scorers of ``policy`` in place; returns metrics and the out-of-fold answer scorers."""
@@ -296,11 +302,9 @@ def warm_start(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainCo
     states = oracle_states(policy, tasks, cfg.budget, cfg.max_steps, progress=progress)
     fold_nets = fit_answer_scorers(policy, tasks, states, cfg, progress)
     # out-of-fold answer confidence / expected F1 for the stop targets (K-fold cross-fitting)
-    fold = np.array([task_fold(t, cfg.answer_folds) for t in tasks])
     ef = np.zeros(len(states))
     conf: list = [None] * len(states)
-    for f, net in enumerate(fold_nets):
-        idx = [k for k, s in enumerate(states) if fold[s.task_idx] == f]
+    for net, idx in zip(fold_nets, fold_members(tasks, states, cfg.answer_folds)):
         e, c = expected_f1(fold_view(policy, net), [states[k] for k in idx])
         for j, k in enumerate(idx):
             ef[k], conf[k] = e[j], c[j]
