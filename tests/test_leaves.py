@@ -53,7 +53,7 @@ def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path, monkeypa
     res = (tmp_path / "leaves" / "results" / "base_s0.json").read_text()
     assert '"per_task"' in res and "Where was" not in res and "t1" not in res and "Missoula" not in res
     table, rows = summary(harness)
-    assert "| shaped | ccccccc | 1 |" in table and "baseline" in table
+    assert f"| shaped | ccccccc | {ledger[0]['src_hash']} | 1 |" in table and "baseline" in table
     assert "diff_vs_baseline" in next(r for r in rows if r["leaf"] == "shaped")
 
 
@@ -72,23 +72,73 @@ def test_unknown_leaf_and_too_few_tasks_are_user_errors(harness):
 
 
 def test_rerun_after_a_code_change_counts_only_the_newest_rows(harness, monkeypatch):
-    """Re-running leaves at a new commit appends rows; the summary uses each leaf's newest commit,
-    one row per seed, and pairs only leaves run on the same code as the baseline."""
+    """Re-running leaves after a change of the package's code appends rows; the summary uses each
+    leaf's newest code version, one row per seed, and pairs only leaves run on the same code as the
+    baseline."""
     from tinker_explorer.experiments import leaves as lv
     monkeypatch.setattr(lv, "_commit", lambda: "aaaaaaa")
+    monkeypatch.setattr(lv, "src_hash", lambda: "code_a")
     run_leaf("base", [0], harness, progress=False)
     run_leaf("shaped", [0], harness, progress=False)
     monkeypatch.setattr(lv, "_commit", lambda: "bbbbbbb")
+    monkeypatch.setattr(lv, "src_hash", lambda: "code_b")
     run_leaf("base", [0], harness, progress=False)
     assert [r["commit"] for r in read_ledger(harness)] == ["aaaaaaa", "aaaaaaa", "bbbbbbb"]
     table, rows = summary(harness)
     by = {r["leaf"]: r for r in rows}
     assert by["base"]["seeds"] == 1 and by["base"]["commit"] == "bbbbbbb"
-    assert "diff_vs_baseline" not in by["shaped"] and "- (baseline at bbbbbbb)" in table
+    assert "diff_vs_baseline" not in by["shaped"] and "- (baseline's code is code_b)" in table
     run_leaf("shaped", [0], harness, progress=False)
     _, rows = summary(harness)
     shaped = next(r for r in rows if r["leaf"] == "shaped")
     assert shaped["seeds"] == 1 and shaped["commit"] == "bbbbbbb" and "diff_vs_baseline" in shaped
+
+
+def test_a_commit_that_leaves_the_package_code_unchanged_still_pairs(harness, monkeypatch):
+    """The mend of session 6: rows pair by the hash of src/, so a commit touching only docs or tests
+    does not force re-running the baseline; a changed leaf file starts that leaf's new version."""
+    from tinker_explorer.experiments import leaves as lv
+    monkeypatch.setattr(lv, "src_hash", lambda: "code_a")
+    monkeypatch.setattr(lv, "_commit", lambda: "aaaaaaa")
+    run_leaf("base", [0], harness, progress=False)
+    monkeypatch.setattr(lv, "_commit", lambda: "bbbbbbb")  # a docs-only commit
+    run_leaf("shaped", [0], harness, progress=False)
+    _, rows = summary(harness)
+    shaped = next(r for r in rows if r["leaf"] == "shaped")
+    assert shaped["commit"] == "bbbbbbb" and shaped["code"] == "code_a" and "diff_vs_baseline" in shaped
+    leaf = harness.leaves_dir + "/shaped.py"
+    with open(leaf, "a") as f:
+        f.write("# edited\n")
+    run_leaf("shaped", [1], harness, progress=False)  # new leaf version: its seed-0 row no longer counts
+    _, rows = summary(harness)
+    assert next(r for r in rows if r["leaf"] == "shaped")["seeds"] == 1
+    assert [r["seed"] for r in lv.current_rows(read_ledger(harness), "shaped")] == ["1"]
+
+
+def test_src_hash_matches_git_and_an_old_ledger_is_upgraded_in_place(harness, monkeypatch):
+    """src_hash of the working tree equals the one recomputed from git's tree listing of a commit whose
+    package code is the same (how old rows get theirs); an old-header ledger keeps every row."""
+    import subprocess
+
+    from tinker_explorer.experiments import leaves as lv
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=lv.PACKAGE_DIR)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], capture_output=True, text=True,
+                           cwd=lv.PACKAGE_DIR)
+    if head.returncode != 0 or dirty.stdout.strip():
+        pytest.skip("needs a git checkout whose package code is committed")
+    assert lv._src_hash_at(head.stdout.strip()) == lv.src_hash()
+    assert lv._src_hash_at("0" * 40) == ""  # unknown commit: no hash, rows pair by commit as before
+    ledger = lv.Path(harness.leaves_dir) / "results.tsv"
+    old_cols = lv.LEDGER_COLUMNS[:-2]
+    ledger.write_text("\t".join(old_cols) + "\n" + "\t".join(
+        ["deadbee+dirty", "base", "0", "0.5", "0.4", "0.6", "0.4", "100.0", "9", "keep", "old row"]) + "\n")
+    assert read_ledger(harness)[0]["src_hash"] == ""
+    monkeypatch.setattr(lv, "_commit", lambda: "ccccccc")
+    run_leaf("base", [1], harness, progress=False)
+    rows = read_ledger(harness)
+    assert ledger.read_text().splitlines()[0].split("\t") == list(lv.LEDGER_COLUMNS)
+    assert [(r["commit"], r["description"]) for r in rows][0] == ("deadbee+dirty", "old row")
+    assert rows[1]["src_hash"] == lv.src_hash() and len(rows) == 2
 
 
 def test_parallel_leaves_train_a_shared_warm_start_once(harness):

@@ -30,7 +30,9 @@ import numpy as np
 from tinker_explorer.errors import UserError
 
 LEDGER_COLUMNS = ("commit", "leaf", "seed", "f1", "f1_ci_low", "f1_ci_high", "em", "tokens_read", "seconds",
-                  "status", "description")
+                  "status", "description", "src_hash", "leaf_hash")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/tinker_explorer: the code a row's src_hash names
+PACKAGE_IN_GIT = "src/tinker_explorer"  # its path in the checkout (PACKAGE_DIR.parents[1]) that git knows
 
 
 @dataclass(frozen=True)
@@ -86,16 +88,91 @@ def _commit() -> str:
         return "unknown"
 
 
+# ---- which code a row measured ----------------------------------------------------------------
+# Rows pair by a hash of the package's Python source (src_hash), not by commit: a commit that touches
+# only docs, tests or benchmarks leaves src_hash unchanged, so earlier rows still pair with new ones
+# (they used to need re-running). The commit stays beside it as provenance ('+dirty': not reproducible
+# from that commit). Both hashes are built from git blob ids, so they can be recomputed for any
+# commit without checking it out (old rows are filled in that way, see _fill_hashes).
+def _blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # what `git hash-object` prints
+
+
+def _listing_hash(entries) -> str:
+    return hashlib.sha256("\n".join(f"{path}\t{blob}" for path, blob in sorted(entries)).encode()).hexdigest()[:12]
+
+
+def src_hash(package_dir: Path = PACKAGE_DIR) -> str:
+    """Hash of the package's ``*.py`` files as they are on disk now (the code this process runs)."""
+    return _listing_hash((p.relative_to(package_dir).as_posix(), _blob_id(p.read_bytes()))
+                         for p in package_dir.rglob("*.py"))
+
+
+def leaf_hash(path: Path) -> str:
+    return _blob_id(path.read_bytes())[:8]
+
+
+def _git(*args: str) -> str | None:
+    try:
+        r = subprocess.run(["git", *args], capture_output=True, text=True, cwd=PACKAGE_DIR.parents[1])
+    except OSError:
+        return None
+    return r.stdout if r.returncode == 0 else None
+
+
+def _src_hash_at(commit: str) -> str:
+    """src_hash of the package at a commit, from git's tree listing ('' when git cannot tell)."""
+    out = _git("ls-tree", "-r", commit, "--", PACKAGE_IN_GIT)
+    if not out:
+        return ""
+    entries = []
+    for line in out.splitlines():
+        meta, path = line.split("\t", 1)
+        if path.endswith(".py"):
+            entries.append((path[len(PACKAGE_IN_GIT) + 1:], meta.split()[2]))
+    return _listing_hash(entries)
+
+
+def _fill_hashes(rows: list[dict], leaves_dir: str) -> list[dict]:
+    """Rows written before the hash columns existed get them from git when their commit is clean."""
+    cache: dict[str, str] = {}
+    for r in rows:
+        commit = r.get("commit") or ""
+        if r.get("src_hash") or not commit or commit == "unknown" or commit.endswith("+dirty"):
+            continue
+        if commit not in cache:
+            cache[commit] = _src_hash_at(commit)
+        r["src_hash"] = cache[commit]
+        if cache[commit] and not r.get("leaf_hash"):
+            blob = _git("rev-parse", f"{commit}:{Path(leaves_dir).name}/{r['leaf']}.py")
+            r["leaf_hash"] = blob.strip()[:8] if blob else ""
+    return rows
+
+
 def read_ledger(h: Harness = HARNESS) -> list[dict]:
     p = Path(h.leaves_dir) / "results.tsv"
     if not p.exists():
         return []
     with open(p, newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
+        rows = [{k: v or "" for k, v in r.items() if k is not None} for r in csv.DictReader(f, delimiter="\t")]
+    return _fill_hashes(rows, h.leaves_dir)
 
 
 def append_row(row: dict, h: Harness = HARNESS) -> None:
+    """Append one row; a ledger with an older header is rewritten first with the current columns (its
+    rows kept, hash columns filled in from git where their commit allows)."""
     p = Path(h.leaves_dir) / "results.tsv"
+    if p.exists():
+        with open(p, newline="") as f:
+            header = next(csv.reader(f, delimiter="\t"), [])
+        if tuple(header) != LEDGER_COLUMNS:
+            old = read_ledger(h)
+            tmp = p.with_suffix(".tsv.tmp")
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=LEDGER_COLUMNS, delimiter="\t")
+                w.writeheader()
+                w.writerows({k: r.get(k, "") for k in LEDGER_COLUMNS} for r in old)
+            tmp.replace(p)  # atomic: the old ledger is never half-written
     new = not p.exists()
     with open(p, "a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=LEDGER_COLUMNS, delimiter="\t")
@@ -104,27 +181,40 @@ def append_row(row: dict, h: Harness = HARNESS) -> None:
         w.writerow({k: row.get(k, "") for k in LEDGER_COLUMNS})
 
 
+def _version(r: dict) -> tuple:
+    """What a row measured: its source and leaf hashes, or its commit for a row without them."""
+    return ("hash", r["src_hash"], r.get("leaf_hash", "")) if r.get("src_hash") else ("commit", r["commit"])
+
+
 def current_rows(ledger: list[dict], leaf: str) -> list[dict]:
-    """A leaf's rows that describe its code now: those of the commit of its newest row, the newest
-    row per seed. The ledger keeps every row ever run (re-running a leaf after a code change appends);
-    its per-task results files hold the newest run of each seed, which these rows describe."""
+    """A leaf's rows that describe its code now: those of the code version (src_hash and leaf file)
+    of its newest row, the newest row per seed. The ledger keeps every row ever run (re-running a
+    leaf after a code change appends); its per-task results files hold the newest run of each seed,
+    which these rows describe."""
     rows = [r for r in ledger if r["leaf"] == leaf]
     if not rows:
         return []
-    commit = rows[-1]["commit"]
-    per_seed = {r["seed"]: r for r in rows if r["commit"] == commit}
+    version = _version(rows[-1])
+    per_seed = {r["seed"]: r for r in rows if _version(r) == version}
     return list(per_seed.values())
 
 
-def _baseline_mean(ledger: list[dict], h: Harness, commit: str) -> float | None:
+def _same_code(a: dict, b: dict) -> bool:
+    """Two rows ran the same package code: equal src_hash, or (rows without one) the same clean commit."""
+    if a.get("src_hash") or b.get("src_hash"):
+        return a.get("src_hash") == b.get("src_hash")
+    return a["commit"] == b["commit"] and not a["commit"].endswith("+dirty")
+
+
+def _baseline_mean(ledger: list[dict], h: Harness, row: dict) -> float | None:
     vals = [float(r["f1"]) for r in current_rows(ledger, h.baseline_leaf)
-            if r["status"] != "crash" and r["commit"] == commit]
+            if r["status"] != "crash" and _same_code(r, row)]
     return float(np.mean(vals)) if vals else None
 
 
 def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, progress: bool = True) -> list[dict]:
     """Train + evaluate one leaf per seed under the fixed harness; append a ledger row per seed."""
-    commit = _commit()  # once, before the trainer's modules load: the code every seed below runs
+    commit, code = _commit(), src_hash()  # once, before the trainer's modules load: the code every seed runs
     from tinker_explorer.data.schema import load_tasks
     from tinker_explorer.env import EnvConfig
     from tinker_explorer.eval.runner import run_episodes, summarize
@@ -141,7 +231,8 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
     for seed in seeds:
         t0 = time.perf_counter()
         run_dir = Path(h.leaves_dir) / "runs" / f"{name}_s{seed}"
-        row = {"commit": commit, "leaf": name, "seed": seed, "description": getattr(leaf, "DESCRIPTION", "")}
+        row = {"commit": commit, "leaf": name, "seed": seed, "description": getattr(leaf, "DESCRIPTION", ""),
+               "src_hash": code, "leaf_hash": leaf_hash(Path(h.leaves_dir) / f"{name}.py")}
         try:
             cfg = leaf.configure(CompactTrainConfig(seed=seed, budget=h.budget, time_limit_s=h.time_limit_s))
             if cfg.warm_start and cfg.init_from is None:
@@ -158,7 +249,7 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
             (results_dir / f"{name}_s{seed}.json").write_text(json.dumps(slim_result(res)) + "\n")
             row.update(f1=f"{res['f1']:.4f}", f1_ci_low=f"{res['f1_ci'][0]:.4f}", f1_ci_high=f"{res['f1_ci'][1]:.4f}",
                        em=f"{res['em']:.4f}", tokens_read=f"{res['avg_tokens_read']:.1f}")
-            base = _baseline_mean(read_ledger(h), h, commit)
+            base = _baseline_mean(read_ledger(h), h, row)
             row["status"] = "keep" if base is None or res["f1"] >= base else "discard"
         except UserError:
             raise
@@ -252,12 +343,13 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
     base_tok = per_task(h.baseline_leaf, "tokens_read")
     base_rows = current_rows(ledger, h.baseline_leaf)
     base_commit = base_rows[0]["commit"] if base_rows else None
+    base_code = base_rows[0].get("src_hash") or base_commit if base_rows else None
     rows = []
     for leaf in leaves:
         cur = current_rows(ledger, leaf)
         rs = [r for r in cur if r["status"] != "crash"]
         f1s = [float(r["f1"]) for r in rs]
-        row = {"leaf": leaf, "commit": cur[0]["commit"], "seeds": len(rs),
+        row = {"leaf": leaf, "commit": cur[-1]["commit"], "code": cur[-1].get("src_hash") or "-", "seeds": len(rs),
                "crashes": sum(r["status"] == "crash" for r in cur),
                "f1_mean": float(np.mean(f1s)) if f1s else float("nan"),
                "f1_seed_sd": float(np.std(f1s, ddof=1)) if len(f1s) > 1 else 0.0,
@@ -265,8 +357,8 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
                "train_reward": train_reward(leaf, [r["seed"] for r in rs])}
         pt = per_task(leaf)
         shared = [k for k in pt if k in base]
-        # paired differences only between runs of the same code (a commit with '+dirty' is no code at all)
-        same_code = row["commit"] == base_commit and not row["commit"].endswith("+dirty")
+        # paired differences only between runs of the same package code (src_hash)
+        same_code = bool(base_rows) and _same_code(cur[-1], base_rows[0])
         row["same_code_as_baseline"] = same_code
         if leaf != h.baseline_leaf and shared and same_code:
             c = paired_bootstrap([pt[k] for k in shared], [base[k] for k in shared])
@@ -277,17 +369,17 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
                 c = paired_bootstrap([tok[k] for k in both], [base_tok[k] for k in both])
                 row.update(tokens_diff=c["diff"], tokens_diff_ci=c["ci"])
         rows.append(row)
-    head = (f"| leaf | commit | seeds | held-out F1 mean (seed sd) | tokens read | training reward (last 10 steps) | "
+    head = (f"| leaf | commit | code (src_hash) | seeds | held-out F1 mean (seed sd) | tokens read | training reward (last 10 steps) | "
             f"F1 - {h.baseline_leaf} [95% CI, paired] | tokens - {h.baseline_leaf} [95% CI, paired] |")
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         other = ("baseline" if r["leaf"] == h.baseline_leaf else "-" if r["same_code_as_baseline"]
-                 else "- (uncommitted code)" if r["commit"].endswith("+dirty") else f"- (baseline at {base_commit})")
+                 else f"- (baseline's code is {base_code})")
         diff = (f"{r['diff_vs_baseline']:+.3f} [{r['diff_ci'][0]:+.3f}, {r['diff_ci'][1]:+.3f}]"
                 if "diff_vs_baseline" in r else other)
         tdiff = (f"{r['tokens_diff']:+.0f} [{r['tokens_diff_ci'][0]:+.0f}, {r['tokens_diff_ci'][1]:+.0f}]"
                  if "tokens_diff" in r else other)
-        lines.append(f"| {r['leaf']} | {r['commit']} | {r['seeds']}{' (+%d crash)' % r['crashes'] if r['crashes'] else ''} | "
+        lines.append(f"| {r['leaf']} | {r['commit']} | {r['code']} | {r['seeds']}{' (+%d crash)' % r['crashes'] if r['crashes'] else ''} | "
                      f"{r['f1_mean']:.3f} ({r['f1_seed_sd']:.3f}) | {r['tokens_read']:.0f} | "
                      f"{'-' if np.isnan(r['train_reward']) else format(r['train_reward'], '.3f')} | {diff} | {tdiff} |")
     return "\n".join(lines), rows
