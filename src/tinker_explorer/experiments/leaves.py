@@ -154,7 +154,7 @@ def read_ledger(h: Harness = HARNESS) -> list[dict]:
     if not p.exists():
         return []
     with open(p, newline="") as f:
-        rows = [{k: v or "" for k, v in r.items() if k is not None} for r in csv.DictReader(f, delimiter="\t")]
+        rows = [{k: r.get(k) or "" for k in LEDGER_COLUMNS} for r in csv.DictReader(f, delimiter="\t")]
     return _fill_hashes(rows, h.leaves_dir)
 
 
