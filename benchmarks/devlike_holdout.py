@@ -153,16 +153,25 @@ def oracle_state(args, cfg: CompactTrainConfig, train: list, held: list, other: 
         k = best_answer(cands.texts, policy.answer_scores([cands])[0])
         rows.append({"task_id": task_key(held[ti].id), "type": held[ti].type, "f1": float(s.cand_f1[k]),
                      "em": best_em(cands.texts[k], gold_answers(held[ti])), "tokens_read": 0})
+        ev = held[ti].meta.get("evidences") or []
+        if held[ti].type in ("compositional", "inference") and ev:
+            rows[-1]["relation"] = ev[-1][1]  # the asked (last-hop) relation, for the breakdown below
     rows.sort(key=lambda r: r["task_id"])
     f1 = [r["f1"] for r in rows]
     per_type = {t: round(sum(r["f1"] for r in rows if r["type"] == t) / sum(r["type"] == t for r in rows), 3)
                 for t in sorted({r["type"] for r in rows})}
+    rels = sorted({r["relation"] for r in rows if "relation" in r})
+    lost = {rel: [1 - r["f1"] for r in rows if r.get("relation") == rel] for rel in rels}
+    # where the F1 is lost, by asked relation (compositional and inference questions): n, F1, F1 lost
+    per_relation = {rel: [len(v), round(1 - sum(v) / len(v), 3), round(sum(v), 1)]
+                    for rel, v in sorted(lost.items(), key=lambda kv: -sum(kv[1]))}
     out = {"name": args.name, "set": args.set, "seed": args.seed, "oracle_state": True, "f1": sum(f1) / len(f1),
-           "f1_ci": list(bootstrap_ci(f1)), "per_type": per_type, "per_task": rows,
+           "f1_ci": list(bootstrap_ci(f1)), "per_type": per_type, "per_relation": per_relation, "per_task": rows,
            "seconds": round(time.perf_counter() - t0, 1)}
     print(f"{args.name} answer scorer at the oracle's final state: F1 {out['f1']:.3f} "
           f"[{out['f1_ci'][0]:.3f}, {out['f1_ci'][1]:.3f}] on {len(rows)} tasks; per type {per_type} "
           f"({out['seconds']:.0f} s)")
+    print("  by asked relation (compositional + inference): [tasks, F1, F1 lost] " + json.dumps(per_relation))
     path = Path(args.out) / f"{args.name}.oracle.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out) + "\n")

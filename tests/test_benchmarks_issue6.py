@@ -200,6 +200,9 @@ def test_devlike_holdout_trains_evaluates_and_pairs(tmp_path, capsys, one_torch_
     assert "answer scorer at the oracle's final state" in out and "p - o: f1 +0.000" in out
     res = json.loads((tmp_path / "dl" / "p.oracle.json").read_text())
     assert len(res["per_task"]) == 4 and 0 <= res["f1"] <= 1 and SECRET_ANSWER not in json.dumps(res)
+    # where F1 is lost, by the asked relation: the two compositional held-out tasks ask "place of birth"
+    n, f1, lost = res["per_relation"]["place of birth"]
+    assert list(res["per_relation"]) == ["place of birth"] and n == 2 and lost == pytest.approx(2 * (1 - f1), abs=0.1)
     assert dev.main(["--name", "q", "--oracle-state", "--against", str(tmp_path / "dl" / "a.json"), *args]) == 2
     assert "not an --oracle-state result" in capsys.readouterr().err
 
