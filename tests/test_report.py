@@ -120,8 +120,8 @@ def test_report_has_a_leaves_section_from_the_ledger(tmp_path, inputs):
     out = tmp_path / "rep"
     assert main(["report", str(heur), "--out", str(out), "--leaves", str(leaves)]) == 0
     md = (out / "report.md").read_text()
-    assert "## Ablation leaves" in md and "| shaped_honest | abc | 3 |" in md
-    assert re.search(r"\| shaped_honest \| abc \| 3 \| [0-9.]+ \([0-9.]+\) \| 100 \| - \| -0\.200 \[-0\.200, -0\.200\] \|", md)
+    assert "## Ablation leaves" in md and "| shaped_honest | abc | - | 3 |" in md  # '-': rows without a source hash
+    assert re.search(r"\| shaped_honest \| abc \| - \| 3 \| [0-9.]+ \([0-9.]+\) \| 100 \| - \| -0\.200 \[-0\.200, -0\.200\] \|", md)
     assert (out / "figures" / "leaves.png").stat().st_size > 5000
     # no run records here, so no training rewards: the finding needs them and is left out
     assert "**Finding.**" not in md

@@ -108,10 +108,10 @@ def leaves_section(leaves_dir: Path, fig_dir: Path, res: ReportOutput, rel) -> l
     for leaf in dict.fromkeys(r["leaf"] for r in ledger):
         seed_f1[leaf] = [float(r["f1"]) for r in current_rows(ledger, leaf) if r["status"] != "crash"]
     md = ["## Ablation leaves", "",
-          f"Ledger `{leaves_dir}/results.tsv` ({len(ledger)} rows). Each leaf's newest rows (the commit column) "
-          f"count. Metric: token F1 on the fixed held-out part of 2Wiki train, budget {h.budget}; the difference "
-          "column is paired over held-out tasks (per-task F1 averaged over seeds), between runs of the same "
-          "commit only.", "", table, ""] + leaves_finding(rows, h.baseline_leaf)
+          f"Ledger `{leaves_dir}/results.tsv` ({len(ledger)} rows). Each leaf's newest code version counts "
+          "(its source hash, `code`, or its commit for rows without one). Metric: token F1 on the fixed held-out "
+          f"part of 2Wiki train, budget {h.budget}; the difference column is paired over held-out tasks (per-task "
+          "F1 averaged over seeds), between runs of the same package code only.", "", table, ""] + leaves_finding(rows, h.baseline_leaf)
     p = plots.plot_leaves(rows, seed_f1, h.baseline_leaf, fig_dir / "leaves.png")
     if p:
         res.figures.append(p)
