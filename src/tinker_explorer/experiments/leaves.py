@@ -158,21 +158,29 @@ def read_ledger(h: Harness = HARNESS) -> list[dict]:
     return _fill_hashes(rows, h.leaves_dir)
 
 
-def append_row(row: dict, h: Harness = HARNESS) -> None:
-    """Append one row; a ledger with an older header is rewritten first with the current columns (its
-    rows kept, hash columns filled in from git where their commit allows)."""
+def upgrade_ledger(h: Harness = HARNESS) -> bool:
+    """Rewrite a ledger with an older header in the current columns: every row kept, hash columns
+    filled in from git where their commit allows. True when it rewrote the file."""
     p = Path(h.leaves_dir) / "results.tsv"
-    if p.exists():
-        with open(p, newline="") as f:
-            header = next(csv.reader(f, delimiter="\t"), [])
-        if tuple(header) != LEDGER_COLUMNS:
-            old = read_ledger(h)
-            tmp = p.with_suffix(".tsv.tmp")
-            with open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=LEDGER_COLUMNS, delimiter="\t")
-                w.writeheader()
-                w.writerows({k: r.get(k, "") for k in LEDGER_COLUMNS} for r in old)
-            tmp.replace(p)  # atomic: the old ledger is never half-written
+    if not p.exists():
+        return False
+    with open(p, newline="") as f:
+        if tuple(next(csv.reader(f, delimiter="\t"), [])) == LEDGER_COLUMNS:
+            return False
+    old = read_ledger(h)
+    tmp = p.with_suffix(".tsv.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LEDGER_COLUMNS, delimiter="\t")
+        w.writeheader()
+        w.writerows(old)
+    tmp.replace(p)  # atomic: the old ledger is never half-written
+    return True
+
+
+def append_row(row: dict, h: Harness = HARNESS) -> None:
+    """Append one row (to a ledger in the current columns: an older one is upgraded first)."""
+    p = Path(h.leaves_dir) / "results.tsv"
+    upgrade_ledger(h)
     new = not p.exists()
     with open(p, "a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=LEDGER_COLUMNS, delimiter="\t")
