@@ -160,11 +160,13 @@ def oracle_state(args, cfg: CompactTrainConfig, train: list, held: list, other: 
     f1 = [r["f1"] for r in rows]
     per_type = {t: round(sum(r["f1"] for r in rows if r["type"] == t) / sum(r["type"] == t for r in rows), 3)
                 for t in sorted({r["type"] for r in rows})}
-    rels = sorted({r["relation"] for r in rows if "relation" in r})
-    lost = {rel: [1 - r["f1"] for r in rows if r.get("relation") == rel] for rel in rels}
+    lost: dict[str, list[float]] = {}
+    for r in rows:
+        if "relation" in r:
+            lost.setdefault(r["relation"], []).append(1 - r["f1"])
     # where the F1 is lost, by asked relation (compositional and inference questions): n, F1, F1 lost
     per_relation = {rel: [len(v), round(1 - sum(v) / len(v), 3), round(sum(v), 1)]
-                    for rel, v in sorted(lost.items(), key=lambda kv: -sum(kv[1]))}
+                    for rel, v in sorted(lost.items(), key=lambda kv: (-sum(kv[1]), kv[0]))}
     out = {"name": args.name, "set": args.set, "seed": args.seed, "oracle_state": True, "f1": sum(f1) / len(f1),
            "f1_ci": list(bootstrap_ci(f1)), "per_type": per_type, "per_relation": per_relation, "per_task": rows,
            "seconds": round(time.perf_counter() - t0, 1)}

@@ -54,7 +54,7 @@ def _reusable(run_dir: Path, cfg):
     except UserError:
         return None
     same = (policy.parser == cfg.parser and policy.use_heuristic == cfg.heuristic_features
-            and (policy.rerank is not None) == (cfg.rerank and cfg.answer_folds >= 2))
+            and (policy.rerank is not None) == cfg.second_stage)
     return policy if same else None
 
 

@@ -88,6 +88,11 @@ class CompactTrainConfig:
     # shared one SFT checkpoint
     init_from: str | None = None
 
+    @property
+    def second_stage(self) -> bool:
+        """Whether the warm start fits the second stage: it learns from out-of-fold scores (2+ folds)."""
+        return self.rerank and self.answer_folds >= 2
+
 
 # the config fields the warm start depends on (plus reward.token_cost, which sets its stop targets)
 WARM_FIELDS = ("budget", "max_steps", "seed", "answer_epochs", "answer_lr", "warm_epochs", "warm_lr", "hidden",
@@ -253,7 +258,7 @@ def fit_answer_scorers(policy: CompactPolicy, tasks: Sequence[Task], states: Seq
         for k, sc in zip(idx, sub.answer_scores([sub.candidates(states[k].obs) for k in idx])):
             oof[k] = sc
     policy.rerank = None
-    if cfg.rerank and cfg.answer_folds >= 2:
+    if cfg.second_stage:
         policy.rerank = fit_rerank(oof, [policy.candidates(s.obs) for s in states], states, cfg.rerank_l2)
     fit_answer(policy, states, cfg.answer_epochs, cfg.answer_lr, cfg.seed, progress)
     return fold_nets
