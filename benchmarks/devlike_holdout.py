@@ -21,6 +21,9 @@ of each held-out task (every gold paragraph opened); F1 there, no reading decisi
 (``runs/devlike/<name>.oracle.json``) pairs with another ``--oracle-state`` JSON through ``--against``.
 With ``--measure-on TASKS`` it is fit on every record of ``--tasks`` and measured on TASKS instead:
 for recording, after a variant was chosen here, how its reader does on dev (never to choose one).
+
+``--train-n N`` fits on a random N of the training records (drawn with ``--seed``) instead of all of
+them, held-out part unchanged: one point of a learning curve (how F1 grows with training tasks).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -
                     help="records before this index train, the rest are held out (default: the harness's)")
     ap.add_argument("--oracle-state", action="store_true",
                     help="fit and measure the answer scorer alone, at the oracle's final states (see above)")
+    ap.add_argument("--train-n", type=int, metavar="N",
+                    help="fit on a random N of the training records (drawn with --seed): a learning-curve point")
     ap.add_argument("--measure-on", metavar="TASKS",
                     help="with --oracle-state: fit on all of --tasks, measure on these tasks (e.g. dev; see above)")
     args = ap.parse_args(argv)
@@ -83,6 +89,11 @@ def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -
         else:
             train, held = split_train(load_tasks(args.tasks), dataclasses.replace(
                 HARNESS, train_tasks=args.tasks, holdout_from=args.holdout_from))
+        if args.train_n is not None:
+            if not 0 < args.train_n <= len(train):
+                raise UserError(f"--train-n {args.train_n}: the training part has {len(train)} records")
+            keep = sorted(random.Random(args.seed).sample(range(len(train)), args.train_n))
+            train = [train[i] for i in keep]  # source order kept
         other = json.loads(Path(args.against).read_text()) if args.against else None
         if other is not None and args.oracle_state and not (other.get("oracle_state")
                                                             and isinstance(other.get("per_task"), list)):
@@ -167,11 +178,13 @@ def oracle_state(args, cfg: CompactTrainConfig, train: list, held: list, other: 
     # where the F1 is lost, by asked relation (compositional and inference questions): n, F1, F1 lost
     per_relation = {rel: [len(v), round(1 - sum(v) / len(v), 3), round(sum(v), 1)]
                     for rel, v in sorted(lost.items(), key=lambda kv: (-sum(kv[1]), kv[0]))}
-    out = {"name": args.name, "set": args.set, "seed": args.seed, "oracle_state": True, "f1": sum(f1) / len(f1),
+    out = {"name": args.name, "set": args.set, "seed": args.seed, "n_train": len(train), "oracle_state": True,
+           "f1": sum(f1) / len(f1),
            "f1_ci": list(bootstrap_ci(f1)), "per_type": per_type, "per_relation": per_relation, "per_task": rows,
            "seconds": round(time.perf_counter() - t0, 1)}
     print(f"{args.name} answer scorer at the oracle's final state: F1 {out['f1']:.3f} "
-          f"[{out['f1_ci'][0]:.3f}, {out['f1_ci'][1]:.3f}] on {len(rows)} tasks; per type {per_type} "
+          f"[{out['f1_ci'][0]:.3f}, {out['f1_ci'][1]:.3f}] on {len(rows)} tasks (fit on {len(train)}); "
+          f"per type {per_type} "
           f"({out['seconds']:.0f} s)")
     print("  by asked relation (compositional + inference): [tasks, F1, F1 lost] " + json.dumps(per_relation))
     path = Path(args.out) / f"{args.name}.oracle.json"

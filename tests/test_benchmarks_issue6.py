@@ -213,3 +213,56 @@ def test_devlike_holdout_trains_evaluates_and_pairs(tmp_path, capsys, one_torch_
     capsys.readouterr()
     assert dev.main(["--name", "m", "--measure-on", str(other), *args]) == 2
     assert "goes with --oracle-state" in capsys.readouterr().err
+
+
+def test_learning_curve_fits_subsets_and_resumes(tmp_path, capsys, one_torch_thread):
+    """benchmarks/learning_curve.py on made-up tasks: one oracle-state fit per (size, draw) on that
+    many training records, a slope over log2 N, and a rerun that fits nothing new."""
+    from tinker_explorer.policies.compact.train import CompactTrainConfig
+    lc = _load("learning_curve")
+    assert lc.slope_per_doubling([1, 2, 4], [0.5, 0.6, 0.7]) == pytest.approx(0.1)
+    assert math.isnan(lc.slope_per_doubling([4, 4], [0.5, 0.6]))
+    tasks = _write_tasks(tmp_path / "train.jsonl", "t", n=10)
+    tiny = CompactTrainConfig(answer_epochs=2, warm_epochs=5, answer_folds=2)
+    out = tmp_path / "lc"
+    args = ["--tasks", str(tasks), "--holdout-from", "6", "--sizes", "3", "6", "--draws", "2", "--out", str(out),
+            "--plot", str(tmp_path / "lc.png")]
+    assert lc.main(args, cfg=tiny) == 0
+    res = json.loads((out / "curve.json").read_text())
+    assert [(p["n"], p["draw"]) for p in res["points"]] == [(3, 0), (3, 1), (6, 0), (6, 1)]
+    assert json.loads((out / "n3_d1.oracle.json").read_text())["n_train"] == 3
+    assert (tmp_path / "lc.png").stat().st_size > 1000 and "F1 per doubling" in capsys.readouterr().out
+    stamp = (out / "n6_d0.oracle.json").stat().st_mtime_ns
+    assert lc.main(args, cfg=tiny) == 0 and (out / "n6_d0.oracle.json").stat().st_mtime_ns == stamp
+    assert "answer scorer at" not in capsys.readouterr().out  # nothing refit
+    assert lc.main([*args[:4], "--sizes", "7", "--out", str(out), "--no-plot"], cfg=tiny) == 2
+    assert "--train-n 7: the training part has 6 records" in capsys.readouterr().err
+
+
+def test_chain_questions_from_bridge_comparison_triples(tmp_path, capsys, one_torch_thread):
+    """benchmarks/chain_questions.py (a discarded experiment, kept reproducible): each two-hop chain in
+    a bridge-comparison task's triples becomes a compositional question worded like the training
+    file's compositional questions of that chain, with the chain's two paragraphs as its gold."""
+    from tinker_explorer.policies.compact.train import CompactTrainConfig
+    cq = _load("chain_questions")
+    comp = make_task(id="c")
+    ev = [["Blue Harbor", "director", "Orin Vasko"], ["Red Harbor", "director", "Ula Brandt"],
+          ["Orin Vasko", "place of birth", "Kessa, Norland"], ["Ula Brandt", "place of birth", "Tallmere"]]
+    bridge = dataclasses.replace(make_task(id="b", qtype="bridge_comparison"), meta={"evidences": ev},
+                                 question="Which film has the director born later, Blue Harbor (1961 Film) or Red Harbor?")
+    assert cq.chain_templates([comp]) == {("director", "place of birth"): ["Where was the director of film {X} born?"]}
+    new = cq.chain_tasks([comp, bridge])
+    assert [(t.question, t.answer, t.type) for t in new] == [
+        ("Where was the director of film Blue Harbor (1961 Film) born?", "Kessa, Norland", "compositional"),
+        ("Where was the director of film Red Harbor born?", "Tallmere", "compositional")]
+    assert [{c.title for c in t.chunks if c.is_gold} for t in new] == [{"Blue Harbor", "Orin Vasko"},
+                                                                       {"Red Harbor", "Ula Brandt"}]
+    assert cq.find_mention("Who directed Vendetta (1986 Film)?", "vendetta") == (13, 33)
+    assert cq.find_mention("Who directed it?", "Vendetta") == (-1, -1)
+    tasks = tmp_path / "train.jsonl"
+    save_tasks([comp, bridge, *[make_task(id=f"h{i}") for i in range(3)]], tasks)
+    tiny = CompactTrainConfig(answer_epochs=2, warm_epochs=5, answer_folds=2)
+    assert cq.main(["--name", "x", "--tasks", str(tasks), "--holdout-from", "2", "--out", str(tmp_path)], cfg=tiny) == 0
+    assert "2 chain questions from 1 bridge-comparison tasks" in capsys.readouterr().out
+    assert len(json.loads((tmp_path / "x.oracle.json").read_text())["per_task"]) == 3
+    assert cq.main(["--name", "y", "--tasks", str(tmp_path / "nope.jsonl")]) == 2
