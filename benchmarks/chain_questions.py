@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -
         train, held = split_train(load_tasks(args.tasks), dataclasses.replace(
             HARNESS, train_tasks=args.tasks, holdout_from=args.holdout_from))
         other = json.loads(Path(args.against).read_text()) if args.against else None
-        if other is not None and not other.get("oracle_state"):
+        if other is not None and not dev.is_oracle_result(other):
             raise UserError(f"--against {args.against}: not an --oracle-state result of devlike_holdout.py")
     except (UserError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

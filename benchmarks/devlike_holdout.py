@@ -60,6 +60,11 @@ def _override(cfg: CompactTrainConfig, sets: list[str]) -> CompactTrainConfig:
     return cfg
 
 
+def is_oracle_result(d: dict) -> bool:
+    """Whether a JSON this script wrote is an ``--oracle-state`` result (what such results pair with)."""
+    return bool(d.get("oracle_state")) and isinstance(d.get("per_task"), list)
+
+
 def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -> int:
     """``cfg`` (tests only): the trainer config instead of the default one."""
     tiny = cfg is not None
@@ -95,8 +100,7 @@ def main(argv: list[str] | None = None, cfg: CompactTrainConfig | None = None) -
             keep = sorted(random.Random(args.seed).sample(range(len(train)), args.train_n))
             train = [train[i] for i in keep]  # source order kept
         other = json.loads(Path(args.against).read_text()) if args.against else None
-        if other is not None and args.oracle_state and not (other.get("oracle_state")
-                                                            and isinstance(other.get("per_task"), list)):
+        if other is not None and args.oracle_state and not is_oracle_result(other):
             raise UserError(f"--against {args.against}: not an --oracle-state result of this script")
         if other is not None and not args.oracle_state and not all(
                 isinstance(c, dict) and isinstance(c.get("per_task"), list)
