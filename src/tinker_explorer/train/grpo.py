@@ -18,6 +18,7 @@ repeats step k+1 exactly as an uninterrupted run would.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from tinker_explorer.data.schema import Task
-from tinker_explorer.engines.base import AdamParams, make_engine
+from tinker_explorer.engines.base import DEFAULT_MODELS, AdamParams, make_engine
 from tinker_explorer.env.explorer import EnvConfig
 from tinker_explorer.env.rewards import RewardConfig
 from tinker_explorer.errors import UserError
@@ -109,19 +110,26 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
              engine=None, progress: bool = True, stop_after: int | None = None) -> list[dict]:
     """Train; returns the metrics lines. ``stop_after`` ends the process-side loop early (tests)."""
     from tinker_explorer.data.schema import load_tasks
+    if cfg.temperature != 1.0:
+        raise UserError(f"--temperature {cfg.temperature:g} cannot be trained on: the sampler records temperature-1 "
+                        "log-probabilities, so importance ratios would be taken against the wrong behaviour policy; "
+                        "use --temperature 1")
     tasks = list(tasks) if tasks is not None else load_tasks(cfg.tasks)
     if not tasks:
         raise UserError(f"{cfg.tasks}: no tasks")
     val = load_tasks(cfg.val, limit=cfg.val_tasks) if cfg.val else []
+    init, meta = (resolve_checkpoint(cfg.init, want="state") if cfg.init and not resume else (None, {}))
+    if not resume and cfg.model is None:
+        # the base model is part of the run's config: a resume must not fall back to a default
+        model = getattr(engine, "base_model", None) or meta.get("base_model") or DEFAULT_MODELS.get(cfg.engine)
+        cfg = dataclasses.replace(cfg, model=model)
     records = RunRecords(cfg.run_dir, cfg, resume=resume)
     start = 0
     last = records.last_checkpoint() if resume else None
     if engine is None:
-        init, meta = resolve_checkpoint(cfg.init, want="state") if cfg.init and not last else (None, {})
-        engine = make_engine(cfg.engine, model=cfg.model or meta.get("base_model"), lora_rank=cfg.lora_rank,
-                             seed=cfg.seed, checkpoint=None,
+        engine = make_engine(cfg.engine, model=cfg.model, lora_rank=cfg.lora_rank, seed=cfg.seed, checkpoint=None,
                              frozen_prompt=cfg.frozen_prompt)
-        if init:
+        if init and not last:
             engine.load_state(init, optimizer=False)  # SFT weights; fresh AdamW moments
             engine.refresh_sampler()
     if hasattr(engine, "save_dir"):
