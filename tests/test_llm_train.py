@@ -202,9 +202,9 @@ def test_grpo_resume_repeats_the_next_step_exactly(sft_run, tmp_path):
     for key in ("reward_mean", "n_datums", "sampled_tokens", "loss"):
         assert resumed[2].get(key) == pytest.approx(full[2].get(key), rel=1e-5), key
     ckpts = [json.loads(x) for x in (tmp_path / "a" / "checkpoints.jsonl").read_text().splitlines()]
-    assert [c["kind"] for c in ckpts] == ["rolling", "kept", "kept"]
+    assert [c["kind"] for c in ckpts] == ["kept", "kept"]  # the rolling step-0 line left with its folder
     # paths relative to the run folder, and the last step's row is the run's final one
-    assert [c["path"] for c in ckpts] == [f"checkpoints/step_00000{k}" for k in range(3)]
+    assert [c["path"] for c in ckpts] == [f"checkpoints/step_00000{k}" for k in (1, 2)]
     assert ckpts[-1]["name"] == "final" and ckpts[-1]["sampler_path"] == "checkpoints/step_000002"
     assert not (tmp_path / "a" / "checkpoints" / "step_000000").exists()  # rolling one pruned
     assert (tmp_path / "a" / "reward_curve.png").stat().st_size > 1000

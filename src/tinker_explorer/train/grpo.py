@@ -10,7 +10,8 @@ Each step:
    ``optim_step`` are submitted together, then the sampler is refreshed;
 4. one metrics line; a checkpoint (weights + optimizer) every step, so ``--resume`` loses at
    most the step in flight. Checkpoints between ``save_every`` multiples are *rolling*: the
-   previous rolling one is deleted once the next is saved (local engine), to bound disk use.
+   previous rolling one (its line, then its folder) is deleted once the next is recorded (local
+   engine), to bound disk use; the last step's line is named ``final``.
 
 Every random choice of step k derives from ``(seed, step)``, so a run resumed after step k
 repeats step k+1 exactly as an uninterrupted run would.
@@ -118,7 +119,8 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
     if not tasks:
         raise UserError(f"{cfg.tasks}: no tasks")
     val = load_tasks(cfg.val, limit=cfg.val_tasks) if cfg.val else []
-    init, meta = (resolve_checkpoint(cfg.init, want="state") if cfg.init and not resume else (None, {}))
+    started = resume and (Path(cfg.run_dir) / "checkpoints.jsonl").is_file()  # else it starts (over)
+    init, meta = (resolve_checkpoint(cfg.init, want="state") if cfg.init and not started else (None, {}))
     if not resume and cfg.model is None:
         # the base model is part of the run's config: a resume must not fall back to a default
         model = getattr(engine, "base_model", None) or meta.get("base_model") or DEFAULT_MODELS.get(cfg.engine)
@@ -191,7 +193,9 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
         records.log_metrics(step, m)
         # the last step's row is the run's "final" one: what `eval --checkpoint RUN` and `--init RUN` load
         records.log_checkpoint(step, FINAL if step == cfg.steps - 1 else name, path, **extra)
-        if rolling and not is_tinker and Path(rolling).is_dir():
+        if rolling and not is_tinker:  # its line goes first, then its folder: lines name only what exists
+            stored = records.relative(rolling)
+            records.drop_checkpoints(lambda row: row.get("path") == stored and row.get("kind") == "rolling")
             shutil.rmtree(rolling, ignore_errors=True)
         rolling = None if keep else path
         if bar is not None:

@@ -74,7 +74,7 @@ def _rewrite(path: Path, rows: list[dict]) -> None:
 # config keys a resume may change: how long to train, where the files are, what is evaluated on the
 # way; none of them changes the weights of a step that both runs perform
 CHANGEABLE_ON_RESUME = ("steps", "run_dir", "tasks", "val", "val_tasks", "val_tasks_max", "n_val_tasks",
-                        "eval_every", "save_every", "time_limit_s", "src_hash")
+                        "eval_every", "save_every", "time_limit_s", "src_hash", "config_hash")
 _MISSING = object()
 
 
@@ -140,8 +140,9 @@ class RunRecords:
         existing = self.dir / "config.json"
         if existing.exists() and not resume and (self.metrics_path.exists() or self.ckpt_path.exists()):
             raise UserError(f"{self.dir} already holds a run; pass --resume to continue it or choose another --run-dir")
-        if resume and not self.ckpt_path.exists():
-            raise UserError(f"{self.dir}: nothing to resume (no checkpoints.jsonl)")
+        if resume and not existing.exists():
+            raise UserError(f"{self.dir}: nothing to resume (no config.json)")
+        # resuming a run killed before its first checkpoint starts it over, with its own config
         self.dir.mkdir(parents=True, exist_ok=True)
         if not resume:
             _write_atomic(existing, json.dumps(cfg, indent=2) + "\n")

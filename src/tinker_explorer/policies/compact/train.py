@@ -112,6 +112,22 @@ def warm_key(cfg: CompactTrainConfig, tasks: Sequence[Task]) -> dict:
             "src_hash": src_hash(), "tasks_sha256": tasks_sha256(tasks)}
 
 
+# not part of what a run computes: a safety stop (recorded on the final row when it fires) and evaluation
+UNHASHED = ("time_limit_s", "eval_every", "val_tasks_max")
+
+
+def config_hash(cfg: CompactTrainConfig, tasks: Sequence[Task]) -> str:
+    """Identity of a training run: its config, the training tasks' sha256 and the package source
+    hash. Equal hashes train equal weights; the demo reuses a finished run only on an equal hash."""
+    import hashlib
+    from tinker_explorer.data.schema import tasks_sha256
+    from tinker_explorer.train.records import src_hash
+    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in UNHASHED}
+    key = json.dumps({"config": d, "tasks_sha256": tasks_sha256(tasks), "src_hash": src_hash()}, sort_keys=True,
+                     default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 # --------------------------------------------------------------------------- oracle states
 @dataclass
 class OracleState:
@@ -509,7 +525,8 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
     rec = RunRecords(run_dir, _config_json(cfg, n_train_tasks=len(train_tasks), n_val_tasks=len(val_tasks or []),
-                                           tasks_sha256=tasks_sha256(train_tasks), src_hash=src_hash()),
+                                           tasks_sha256=tasks_sha256(train_tasks), src_hash=src_hash(),
+                                           config_hash=config_hash(cfg, train_tasks)),
                      resume=resume)
     val = list(val_tasks or [])[:cfg.val_tasks_max]
     last = rec.last_checkpoint() if resume else None
