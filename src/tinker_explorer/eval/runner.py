@@ -15,7 +15,8 @@ import numpy as np
 from tinker_explorer.data.schema import Task
 from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv, gold_answers
 from tinker_explorer.env.types import Trajectory, Transition
-from tinker_explorer.eval.metrics import best_em, best_f1, bootstrap_ci, chunk_precision_recall
+from tinker_explorer.data.answers import best_em, best_f1
+from tinker_explorer.eval.metrics import bootstrap_ci, chunk_precision_recall
 from tinker_explorer.policies.base import Policy
 
 

@@ -25,7 +25,7 @@ from tinker_explorer.data.schema import Task
 from tinker_explorer.engines.base import Datum, make_datum
 from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv, gold_answers
 from tinker_explorer.env.types import ActionKind
-from tinker_explorer.eval.metrics import best_em, best_f1
+from tinker_explorer.data.answers import best_em, best_f1
 from tinker_explorer.policies.llm import LLMPolicy, Turn
 
 
