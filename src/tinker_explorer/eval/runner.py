@@ -12,10 +12,10 @@ from typing import Sequence
 
 import numpy as np
 
+from tinker_explorer.data.answers import best_em, best_f1
 from tinker_explorer.data.schema import Task
 from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv, gold_answers
 from tinker_explorer.env.types import Trajectory, Transition
-from tinker_explorer.data.answers import best_em, best_f1
 from tinker_explorer.eval.metrics import bootstrap_ci, chunk_precision_recall
 from tinker_explorer.policies.base import Policy
 
@@ -45,9 +45,7 @@ def run_episodes(policy: Policy, tasks: Sequence[Task], env_config: EnvConfig | 
             for j, a in zip(live, actions):
                 res = envs[j].step(a)
                 seconds[j] += dt
-                steps[j].append(Transition(observation=obs[j].text if record_observations else "",
-                                           action=a.to_json(), cost=res.info["cost"],
-                                           status=res.info["status"], reward=res.reward, seconds=dt))
+                steps[j].append(Transition.record(obs[j], a, res, dt, keep_text=record_observations))
                 obs[j] = res.observation
                 if res.done:
                     out.append(_trajectory(policy, batch[j], envs[j], steps[j], res.reward, seed, seconds[j]))
@@ -71,7 +69,7 @@ def _trajectory(policy, task: Task, env: ExplorerEnv, steps, reward, seed, secon
         answer=env.answer, stop_reason=env.stop_reason.value, opened=list(env.opened),
         tokens_read=env.tokens_read, n_parse_errors=env.n_parse_errors, reward=float(reward),
         f1=best_f1(env.answer, golds), em=best_em(env.answer, golds), seed=seed,
-        budget=env.config.budget, seconds=seconds, chunk_titles=[c.title for c in task.chunks])
+        budget=env.config.budget, seconds=seconds, pool=env.pool(), texts=env.read_texts())
 
 
 def _group(trajs: Sequence[Trajectory]) -> dict:

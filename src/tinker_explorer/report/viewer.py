@@ -6,23 +6,20 @@ and ``&`` escaped as ``\\u003c`` etc., so no data can close the tag) and renders
 Page state lives in the URL hash (``#task=ID&policy=P&type=T&wrong=1&a=P1&b=P2``), so a view
 can be linked to and the headless-browser test can open a given state.
 
-The chunk pool (ids, token costs, previews) and the texts the policy read are recovered from
-the recorded observation texts (``eval --trajectories`` records them); without observations
-the page still shows titles, costs of the opens, actions and scores.
+The chunk pool (ids, token costs, previews) and the texts the policy paid for are read from the
+trajectory's ``pool`` and ``texts`` fields; trajectory files written before those fields existed
+still show titles, costs of the opens, actions and scores.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinker_explorer.errors import UserError
 
-_POOL_HEAD = "Chunks (id | tokens | preview):"
-_POOL_LINE = re.compile(r"^\[(\d+)\] \((\d+) tok\)(?: \[opened\])? ?(.*)$")
 TRAJ_KEYS = ("task_id", "policy", "question", "steps")
 
 
@@ -33,47 +30,6 @@ class ViewerData:
     policies: list
     types: list
     files: list
-
-
-def parse_pool(obs: str, titles: list[str]) -> list[dict]:
-    """Chunk pool rows from a rendered observation (see env.render)."""
-    if _POOL_HEAD not in obs:
-        return [{"id": i, "title": t, "tokens": None, "preview": ""} for i, t in enumerate(titles)]
-    body = obs.split(_POOL_HEAD, 1)[1].lstrip("\n")
-    rows: list[dict] = []
-    for line in body.split("\n"):
-        if not line.strip():
-            break
-        m = _POOL_LINE.match(line)
-        if m:
-            i = int(m.group(1))
-            rows.append({"id": i, "title": titles[i] if i < len(titles) else "", "tokens": int(m.group(2)),
-                         "preview": m.group(3)})
-        elif rows:  # a preview that spans lines
-            rows[-1]["preview"] += " " + line.strip()
-    return rows
-
-
-def parse_opened_texts(obs: str, titles: list[str]) -> dict[int, str]:
-    """Texts in the observation's ``Opened:`` section, by chunk id."""
-    if "\nOpened:\n" not in obs:
-        return {}
-    sec = obs.split("\nOpened:\n", 1)[1]
-    for end in ("\n\nNotes: ", "\n\nStatus: "):
-        if end in sec:
-            sec = sec.split(end, 1)[0]
-            break
-    starts = []
-    for m in re.finditer(r"(?m)^\[(\d+)\] ", sec):
-        i = int(m.group(1))
-        head = (titles[i] + ": ") if i < len(titles) else None
-        if head is not None and sec.startswith(head, m.end()):
-            starts.append((m.start(), m.end() + len(head), i))
-    out = {}
-    for k, (_, body_start, i) in enumerate(starts):
-        end = starts[k + 1][0] if k + 1 < len(starts) else len(sec)
-        out[i] = sec[body_start:end].strip()
-    return out
 
 
 def _read_trajectories(path: Path) -> list[dict]:
@@ -87,12 +43,38 @@ def _read_trajectories(path: Path) -> list[dict]:
             try:
                 d = json.loads(line)
             except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+                raise UserError(_not_jsonl(path) or f"{path}:{lineno}: not valid JSON ({e.msg})") from None
             if not isinstance(d, dict) or any(k not in d for k in TRAJ_KEYS):
-                raise UserError(f"{path}:{lineno}: not a trajectory (needs {', '.join(TRAJ_KEYS)}); "
-                                "write trajectories with `tinker-explorer eval --trajectories`")
+                raise UserError(f"{path}:{lineno}: {_kind_of(d)}, not a trajectory; {EXPECTED}")
             out.append(d)
     return out
+
+
+EXPECTED = (f"the viewer reads trajectory JSONL files (one episode per line, with {', '.join(TRAJ_KEYS)}), "
+            "written by `tinker-explorer eval --trajectories FILE`")
+
+
+def _kind_of(d) -> str:
+    """What a JSON value that is no trajectory looks like, in words."""
+    if isinstance(d, dict) and "per_task" in d:
+        return "an evaluation result (`eval --json`)"
+    if isinstance(d, dict) and "chunks" in d and "question" in d:
+        return "a task (`data build` writes task files)"
+    if isinstance(d, dict) and "files" in d and "schema" in d:
+        return "a build manifest (`data build`)"
+    if isinstance(d, dict):
+        return "a JSON object without " + ", ".join(k for k in TRAJ_KEYS if k not in d)
+    return f"a JSON {type(d).__name__}"
+
+
+def _not_jsonl(path: Path) -> str | None:
+    """The message for a file that is one JSON document over several lines (an eval result, a
+    manifest) rather than JSON lines; None when it is not valid JSON either."""
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return f"{path}: {_kind_of(d)}, not trajectories; {EXPECTED}"
 
 
 def _policy_labels(files: list[tuple[Path, list[dict]]]) -> list[str]:
@@ -102,15 +84,18 @@ def _policy_labels(files: list[tuple[Path, list[dict]]]) -> list[str]:
     return [lab if labels.count(lab) == 1 else f"{lab} #{k + 1}" for k, lab in enumerate(labels)]
 
 
+def _pool(d: dict) -> list[dict]:
+    if d.get("pool"):
+        return [{"id": c["id"], "title": c.get("title", ""), "tokens": c.get("tokens"), "preview": c.get("preview", "")}
+                for c in d["pool"]]
+    return [{"id": i, "title": t, "tokens": None, "preview": ""} for i, t in enumerate(d.get("chunk_titles") or [])]
+
+
 def _episode(d: dict, label: str) -> tuple[dict, dict]:
-    titles = list(d.get("chunk_titles") or [])
     steps = d.get("steps") or []
-    obs0 = steps[0].get("observation", "") if steps else ""
     task = {"question": d.get("question", ""), "gold": d.get("gold_answer", ""), "type": d.get("task_type", ""),
-            "gold_ids": list(d.get("gold_ids") or []), "pool": parse_pool(obs0 or "", titles)}
-    texts: dict[int, str] = {}
-    for s in steps:
-        texts.update(parse_opened_texts(s.get("observation") or "", titles))
+            "gold_ids": list(d.get("gold_ids") or []), "pool": _pool(d)}
+    texts = {str(k): v for k, v in (d.get("texts") or {}).items()}
     ep_steps = []
     for s in steps:
         a = s.get("action") or {}
@@ -119,8 +104,7 @@ def _episode(d: dict, label: str) -> tuple[dict, dict]:
     ep = {"task_id": str(d["task_id"]), "policy": label, "answer": d.get("answer"), "f1": d.get("f1"),
           "em": d.get("em"), "reward": d.get("reward"), "stop_reason": d.get("stop_reason"),
           "opened": list(d.get("opened") or []), "tokens_read": d.get("tokens_read"), "budget": d.get("budget"),
-          "n_parse_errors": d.get("n_parse_errors", 0), "steps": ep_steps,
-          "texts": {str(k): v for k, v in texts.items()}}
+          "n_parse_errors": d.get("n_parse_errors", 0), "steps": ep_steps, "texts": texts}
     return task, ep
 
 

@@ -83,7 +83,7 @@ def related_entity(text: str, rel: str, chunks: tuple[ChunkView, ...], self_id: 
             base = re.sub(r"\s*\([^)]*\)\s*$", "", c.title)
             self_norm.update({norm(c.title), norm(base)})  # not the "Name, title" head: kin share names
     mentions = [m for m in person_mentions(text, chunks, exclude)
-                if norm(m[1]) not in self_norm and not _is_noise(m[1], rel)]
+                if norm(m[1]) not in self_norm and not _is_noise(m[1])]
     if not mentions:
         return None, None
     cues = _REL_CUES.get(rel, [(r"\b" + re.escape(rel) + r"\b", 40)])
@@ -126,6 +126,6 @@ president governor general january february march april may june july august sep
 december""".split())  # capitalised words that are no one's name
 
 
-def _is_noise(name: str, rel: str = "") -> bool:
+def _is_noise(name: str) -> bool:
     n = norm(name)
     return not n or n in _NOISE or n.isdigit() or COUNTRY_OF.get(n) is not None and len(n.split()) == 1
