@@ -79,36 +79,29 @@ def _clean_place(p: str) -> str:
     return parts[0] if parts else p  # gold places are the most specific name: "Lahore", not "Lahore, Punjab"
 
 
+def _place_by_patterns(text: str, patterns: tuple[str, ...], cue: str) -> str | None:
+    """The place of the first pattern that matches the text's start (a lead parenthesis), else
+    the place after ``cue``."""
+    for pat in patterns:
+        m = re.search(pat, text[:400])
+        if m:
+            return _clean_place(m.group(1))
+    return _place_after(text, cue)
+
+
+_BIRTH_PLACE = (rf"\(\s*born\s+({PLACE})\s*,\s*(?:\d|{MONTH_ALT})", rf"\(\s*(?:{DATE})\s*,\s*({PLACE})\s*[–—-]",
+                rf"\(\s*({PLACE})\s*,\s*(?:{DATE})\s*[–—-]")
+_DEATH_PLACE = (rf"[–—-]\s*(?:{DATE})\s*,\s*({PLACE})\s*\)", rf"[–—-]\s*({PLACE})\s*,\s*(?:{DATE})\s*\)",
+                rf"died\s+({PLACE})\s+(?:\d|{MONTH_ALT})")
+
+
 def birth_place(text: str) -> str | None:
-    p = _life_range(text)[2]
-    if p:
-        return p
-    m = re.search(rf"\(\s*born\s+({PLACE})\s*,\s*(?:\d|{MONTH_ALT})", text[:400])
-    if m:
-        return _clean_place(m.group(1))
-    m = re.search(rf"\(\s*(?:{DATE})\s*,\s*({PLACE})\s*[–—-]", text[:400])
-    if m:
-        return _clean_place(m.group(1))
-    m = re.search(rf"\(\s*({PLACE})\s*,\s*(?:{DATE})\s*[–—-]", text[:400])
-    if m:
-        return _clean_place(m.group(1))
-    return _place_after(text, r"\b(?:born|native of|birth)\b")
+    return _life_range(text)[2] or _place_by_patterns(text, _BIRTH_PLACE, r"\b(?:born|native of|birth)\b")
 
 
 def death_place(text: str) -> str | None:
-    p = _life_range(text)[3]
-    if p:
-        return p
-    m = re.search(rf"[–—-]\s*(?:{DATE})\s*,\s*({PLACE})\s*\)", text[:400])
-    if m:
-        return _clean_place(m.group(1))
-    m = re.search(rf"[–—-]\s*({PLACE})\s*,\s*(?:{DATE})\s*\)", text[:400])
-    if m:
-        return _clean_place(m.group(1))
-    m = re.search(rf"died\s+({PLACE})\s+(?:\d|{MONTH_ALT})", text[:400])
-    if m:
-        return _clean_place(m.group(1))
-    return _place_after(text, r"\b(?:died|death|killed|passed away|executed)\b")
+    return _life_range(text)[3] or _place_by_patterns(text, _DEATH_PLACE,
+                                                      r"\b(?:died|death|killed|passed away|executed)\b")
 
 
 def burial_place(text: str) -> str | None:
