@@ -161,3 +161,11 @@ def test_oracle_opens_question_chunk_then_bridge_and_stops_where_the_budget_ends
     short = oracle_states(pol, tasks[:1], budget=cost0, max_steps=10)  # room for the first gold chunk only
     assert [s.n_opened for s in short] == [0, 1]
     assert [s.n_opened for s in oracle_states(pol, tasks[:1], budget=2000, max_steps=2)] == [0, 1]
+
+
+def test_aggregate_gives_a_ci_for_any_mean_it_is_asked_for():
+    rs = [_result(i, i / 4, "a" if i else None, i, 10 * i) for i in range(5)]
+    agg = aggregate(rs, ci=("answer_rate", "avg_tokens_read"))
+    assert set(k for k in agg if k.endswith("_ci")) == {"answer_rate_ci", "avg_tokens_read_ci"}
+    lo, hi = agg["avg_tokens_read_ci"]
+    assert lo < agg["avg_tokens_read"] == 20.0 < hi

@@ -61,31 +61,30 @@ class TaskResult:
                 "tokens_read": self.tokens_read, "reward": self.reward}
 
 
-def aggregate(results: Sequence[TaskResult], ci: bool = True) -> dict:
-    """Means over tasks (``parse_error_rate``: parse errors per step) and, with ``ci``, bootstrap CIs
-    of F1 and EM."""
+# the per-task values whose means the metrics are, in the order the metrics JSON lists them
+MEANS = {
+    "f1": lambda r: r.f1, "em": lambda r: r.em, "answer_rate": lambda r: r.answered,
+    "avg_opens": lambda r: r.opens, "avg_tokens_read": lambda r: r.tokens_read, "avg_steps": lambda r: r.n_steps,
+    "chunk_precision": lambda r: r.chunk_precision, "chunk_recall": lambda r: r.chunk_recall,
+    "reward": lambda r: r.reward,
+}
+
+
+def aggregate(results: Sequence[TaskResult], ci: bool | Sequence[str] = True) -> dict:
+    """Means over tasks (``parse_error_rate``: parse errors per step), ``reward_std``, and a bootstrap
+    CI (``<name>_ci``) of each mean named in ``ci`` (``True``: F1 and EM)."""
     n = len(results)
     if n == 0:
         return {"n_tasks": 0}
-    f1 = [r.f1 for r in results]
-    em = [r.em for r in results]
-    out = {
-        "n_tasks": n,
-        "f1": float(np.mean(f1)),
-        "em": float(np.mean(em)),
-        "answer_rate": float(np.mean([r.answered for r in results])),
-        "avg_opens": float(np.mean([r.opens for r in results])),
-        "avg_tokens_read": float(np.mean([r.tokens_read for r in results])),
-        "avg_steps": float(np.mean([r.n_steps for r in results])),
-        "parse_error_rate": float(np.sum([r.n_parse_errors for r in results]) / max(1, sum(r.n_steps for r in results))),
-        "chunk_precision": float(np.mean([r.chunk_precision for r in results])),
-        "chunk_recall": float(np.mean([r.chunk_recall for r in results])),
-        "reward": float(np.mean([r.reward for r in results])),
-        "reward_std": float(np.std([r.reward for r in results])),
-    }
-    if ci:
-        out["f1_ci"] = list(bootstrap_ci(f1))
-        out["em_ci"] = list(bootstrap_ci(em))
+    values = {k: [f(r) for r in results] for k, f in MEANS.items()}
+    out: dict = {"n_tasks": n}
+    for k, v in values.items():
+        out[k] = float(np.mean(v))
+        if k == "avg_steps":
+            out["parse_error_rate"] = float(np.sum([r.n_parse_errors for r in results]) / max(1, sum(values[k])))
+    out["reward_std"] = float(np.std(values["reward"]))
+    for k in (("f1", "em") if ci is True else ci or ()):
+        out[f"{k}_ci"] = list(bootstrap_ci(values[k]))
     return out
 
 
