@@ -47,7 +47,7 @@ class PolicySpec:
 
 def parse_policy_spec(spec: str) -> PolicySpec:
     """``LABEL=NAME[:CHECKPOINT]`` or ``NAME[:CHECKPOINT]`` -> PolicySpec (UserError if malformed)."""
-    from tinker_explorer.policies.base import POLICY_NAMES
+    from tinker_explorer.policies.registry import POLICY_NAMES
     label, sep, rest = spec.partition("=")
     if not sep:
         label, rest = "", spec

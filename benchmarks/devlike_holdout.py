@@ -150,7 +150,8 @@ def oracle_state(args, cfg: CompactTrainConfig, train: list, held: list, other: 
     """The answer scorer alone: fit on the training part's oracle states, answer at the held-out
     tasks' final oracle states."""
     from tinker_explorer.env.explorer import gold_answers
-    from tinker_explorer.eval.metrics import best_em, bootstrap_ci
+    from tinker_explorer.data.answers import best_em
+    from tinker_explorer.eval.metrics import bootstrap_ci
     from tinker_explorer.experiments.leaves import task_key
     from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab
     from tinker_explorer.policies.compact.model import best_answer, new_policy

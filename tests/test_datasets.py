@@ -12,7 +12,7 @@ from tinker_explorer.data.official import split_of
 from tinker_explorer.data.pools import pad_pools
 from tinker_explorer.data.schema import Chunk, Task, load_tasks
 from tinker_explorer.env.explorer import gold_answers
-from tinker_explorer.eval.metrics import best_f1
+from tinker_explorer.data.answers import best_f1
 
 
 # ---- fixtures (invented text, official layouts) ---------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tinker_explorer.engines.base import AdamParams, Datum, make_datum, make_engine  # noqa: E402
+from tinker_explorer.engines import AdamParams, Datum, make_datum, make_engine  # noqa: E402
 from tinker_explorer.errors import UserError  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

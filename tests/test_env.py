@@ -10,7 +10,7 @@ def test_open_pays_and_reopen_is_free(task):
     env = ExplorerEnv(EnvConfig(budget=2000))
     env.reset(task)
     r = env.step(Action.open(1))
-    assert r.info["cost"] == task.chunks[1].n_tokens and not r.done
+    assert r.info["cost"] == task.chunks[1].n_tokens and not r.done and not (r.terminated or r.truncated)
     assert task.chunks[1].text in r.observation.text
     r = env.step(Action.open(1))
     assert r.info["cost"] == 0 and "already opened" in r.observation.status
@@ -36,6 +36,18 @@ def test_invalid_id_and_parse_error_cost_a_step(task):
     assert env.n_parse_errors == 1 and not r.done
     r = env.step(Action.open(0))
     assert r.done and r.info["stop_reason"] == "max_steps" and r.reward == 0.0
+    assert r.truncated and not r.terminated  # cut off by the step limit, not ended by an answer
+
+
+def test_pool_and_read_texts_are_what_a_policy_saw_and_paid_for(task):
+    env = ExplorerEnv()
+    env.reset(task)
+    assert env.pool() == [{"id": c.id, "title": c.title, "tokens": c.n_tokens, "preview": c.preview}
+                          for c in task.chunks]
+    env.step(Action.open(2))
+    env.step(Action.summarize("notes"))  # out of view, but paid for: still read
+    env.step(Action.open(0))
+    assert env.read_texts() == {"2": task.chunks[2].text, "0": task.chunks[0].text}
 
 
 def test_summarize_replaces_opened_text_with_notes(task):
@@ -55,6 +67,7 @@ def test_answer_ends_with_f1_reward(task):
     env.reset(task)
     r = env.step(Action.answer("Kessa"))
     assert r.done and r.info["stop_reason"] == "answered"
+    assert r.terminated and not r.truncated
     assert r.reward == pytest.approx(2 / 3)
     with pytest.raises(RuntimeError):
         env.step(Action.answer("again"))
@@ -108,3 +121,21 @@ def test_budget_and_step_cap_are_never_exceeded(budget, max_steps, seq):
             assert k + 1 <= max_steps
             break
         assert k + 1 < max_steps
+
+
+def test_trajectory_json_round_trip_and_older_files_with_titles_only():
+    from tinker_explorer.env.types import Trajectory, Transition
+    step = Transition(observation="", action=Action.open(0).to_json(), cost=5, status="Opened chunk 0 (5 tokens).",
+                      reward=0.0, seconds=0.0, opened=[], visible=[], budget_left=10, steps_left=3)
+    t = Trajectory(task_id="t", task_type="x", policy="p", question="q?", gold_answer="a", gold_ids=[0],
+                   steps=[step], answer=None, stop_reason="max_steps", opened=[0], tokens_read=5, n_parse_errors=0,
+                   reward=0.0, f1=0.0, em=0.0, seed=0, budget=15, seconds=0.0,
+                   pool=[{"id": 0, "title": "A", "tokens": 5, "preview": "A: a"}], texts={"0": "a"})
+    assert Trajectory.from_json(t.to_json()) == t
+    old = t.to_json()
+    del old["pool"], old["texts"]
+    for s in old["steps"]:
+        for k in ("opened", "visible", "budget_left", "steps_left"):
+            del s[k]
+    back = Trajectory.from_json({**old, "chunk_titles": ["A"]})
+    assert back.pool == [{"id": 0, "title": "A", "tokens": None, "preview": ""}] and back.steps[0].visible == []

@@ -13,7 +13,7 @@ from conftest import make_task
 from tinker_explorer.data.schema import Chunk, Task
 from tinker_explorer.env import EnvConfig, ExplorerEnv
 from tinker_explorer.env.types import Action
-from tinker_explorer.eval.metrics import token_f1
+from tinker_explorer.data.answers import token_f1
 from tinker_explorer.eval.runner import run_episodes
 from tinker_explorer.policies import get_policy
 from tinker_explorer.policies.heuristic import HeuristicPolicy, parse_question

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tinker_explorer.eval.metrics import (best_f1, bootstrap_ci, chunk_precision_recall, exact_match,
-                                          normalize_answer, paired_bootstrap, token_f1)
+from tinker_explorer.data.answers import best_f1, exact_match, normalize_answer, token_f1
+from tinker_explorer.eval.metrics import bootstrap_ci, chunk_precision_recall, paired_bootstrap
 
 
 @pytest.mark.parametrize("raw,norm", [

@@ -124,7 +124,7 @@ def test_distractors_look_alike_and_gold_not_first(splits):
 
 def test_random_and_first_chunk_policies_score_low(splits):
     from tinker_explorer.env import EnvConfig
-    from tinker_explorer.eval.metrics import token_f1
+    from tinker_explorer.data.answers import token_f1
     from tinker_explorer.eval.runner import run_episodes, summarize
     from tinker_explorer.policies import get_policy
     dev = splits["dev"]

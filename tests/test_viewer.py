@@ -16,7 +16,7 @@ from tinker_explorer.env.types import Action
 from tinker_explorer.eval.runner import run_episodes
 from tinker_explorer.policies import get_policy
 from tinker_explorer.policies.base import SimplePolicy
-from tinker_explorer.report.viewer import load_viewer_data, parse_opened_texts, parse_pool, render_page
+from tinker_explorer.report.viewer import load_viewer_data, render_page
 
 EVIL = 'Who <img src=x onerror="document.title=\'pwned\'"> directed </script><b>Blue Harbor</b>?'
 
@@ -55,16 +55,39 @@ def page(tmp_path):
     return out, files
 
 
-def test_pool_and_opened_texts_are_recovered_from_the_rendered_observation():
+def test_pool_and_texts_come_from_the_trajectory_structure_not_its_text(tmp_path):
+    """Recorded without observation texts, a trajectory still gives the viewer the pool and the texts read."""
     task = make_task()
-    env = ExplorerEnv(EnvConfig())
-    obs0 = env.reset(task)
-    pool = parse_pool(obs0.text, [c.title for c in task.chunks])
+    traj = run_episodes(Scripted(), [task], EnvConfig(), record_observations=False)[0]
+    assert all(s.observation == "" for s in traj.steps)
+    assert [s.opened for s in traj.steps] == [[], [0], [0, 1], [0, 1]]
+    assert [s.visible for s in traj.steps] == [[], [0], [0, 1], []]  # SUMMARIZE took the texts out of view
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps(traj.to_json()) + "\n")
+    data = load_viewer_data([p])
+    pool = data.tasks[task.id]["pool"]
     assert [(r["id"], r["tokens"], r["preview"]) for r in pool] == [(c.id, c.n_tokens, c.preview) for c in task.chunks]
-    env.step(Action.open(1))
-    obs = env.step(Action.open(4)).observation
-    texts = parse_opened_texts(obs.text, [c.title for c in task.chunks])
-    assert texts == {1: task.chunks[1].text, 4: task.chunks[4].text}
+    assert data.episodes[0]["texts"] == {"0": task.chunks[0].text, "1": task.chunks[1].text}
+
+
+def test_older_trajectories_with_titles_only_still_load(tmp_path):
+    d = run_episodes(Scripted(), [make_task()], EnvConfig())[0].to_json()
+    titles = [c["title"] for c in d.pop("pool")]
+    d.pop("texts")
+    p = tmp_path / "old.jsonl"
+    p.write_text(json.dumps({**d, "chunk_titles": titles}) + "\n")
+    data = load_viewer_data([p])
+    assert [r["title"] for r in data.tasks[d["task_id"]]["pool"]] == titles and data.episodes[0]["texts"] == {}
+
+
+@pytest.mark.parametrize("indent", [1, None])  # `eval --json` writes indent=1; a one-line result reads the same
+def test_an_eval_result_json_is_named_and_the_expected_file_said(tmp_path, capsys, indent):
+    res = tmp_path / "heuristic.json"
+    res.write_text(json.dumps({"policy": "heuristic", "f1": 0.5, "per_task": [{"task_id": "t0"}]}, indent=indent))
+    assert main(["view", str(res), "--out", str(tmp_path / "v.html")]) == 2
+    err = capsys.readouterr().err
+    assert "an evaluation result (`eval --json`)" in err and "eval --trajectories" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_page_is_self_contained_and_escapes_data(page):

@@ -148,20 +148,3 @@ class Engine(Protocol):
 
     def save_sampler_weights(self, name: str) -> str:
         """Weights only (for evaluation); returns a path ``--checkpoint`` accepts."""
-
-
-DEFAULT_MODELS = {"tinker": "Qwen/Qwen3-8B", "local": "smollm2-135m"}
-ENGINES = tuple(DEFAULT_MODELS)
-
-
-def make_engine(engine: str = "local", model: str | None = None, lora_rank: int = 32, seed: int = 0,
-                checkpoint: str | None = None, **kwargs) -> Engine:
-    """Build an engine by name; ``checkpoint`` loads a saved state (or sampler weights)."""
-    if engine == "local":
-        from tinker_explorer.engines.local import LocalEngine
-        return LocalEngine(model=model, lora_rank=lora_rank, seed=seed, checkpoint=checkpoint, **kwargs)
-    if engine == "tinker":
-        from tinker_explorer.engines.tinker_engine import TinkerEngine
-        return TinkerEngine(model=model or DEFAULT_MODELS["tinker"], lora_rank=lora_rank, seed=seed,
-                            checkpoint=checkpoint, **kwargs)
-    raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")

@@ -6,7 +6,7 @@ Contract (Gymnasium-style, one episode at a time):
     obs = env.reset(task)
     while True:
         result = env.step(policy_action)
-        if result.done: break
+        if result.done: break   # terminated (answered) or truncated (step limit)
         obs = result.observation
 
 Rules:
@@ -99,7 +99,8 @@ class ExplorerEnv:
         info = {"cost": cost, "status": self.status, "tokens_read": self.tokens_read}
         if self.done:
             info["stop_reason"] = self.stop_reason.value
-        return StepResult(self._observe(), reward, self.done, info)
+        return StepResult(self._observe(), reward, terminated=self.stop_reason is StopReason.ANSWERED,
+                          truncated=self.stop_reason is StopReason.MAX_STEPS, info=info)
 
     def _open(self, i: int | None) -> int:
         assert self.task is not None
@@ -121,6 +122,16 @@ class ExplorerEnv:
         self.tokens_read += chunk.n_tokens
         self.status = f"Opened chunk {i} ({chunk.n_tokens} tokens)."
         return chunk.n_tokens
+
+    def pool(self) -> list[dict]:
+        """The chunk pool as a policy sees it at the start (no gold flags): id, title, tokens, preview."""
+        assert self.task is not None
+        return [{"id": c.id, "title": c.title, "tokens": c.n_tokens, "preview": c.preview} for c in self.task.chunks]
+
+    def read_texts(self) -> dict[str, str]:
+        """The text of every chunk paid for so far, by id (string keys, as JSON writes them)."""
+        assert self.task is not None
+        return {str(i): self.task.chunks[i].text for i in self.opened}
 
     def outcome(self) -> EpisodeOutcome:
         assert self.task is not None

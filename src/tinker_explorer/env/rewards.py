@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from tinker_explorer.eval.metrics import best_f1, best_em
+from tinker_explorer.data.answers import best_em, best_f1
 
 
 @dataclass(frozen=True)

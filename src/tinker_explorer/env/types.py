@@ -1,7 +1,8 @@
 """Protocol types the whole system is built from.
 
 An episode is Gymnasium-shaped: ``obs = env.reset(task)``, then
-``result = env.step(action)`` until ``result.done``. Policies see an
+``result = env.step(action)`` until ``result.done`` (``terminated``: answered;
+``truncated``: cut off by the step limit). Policies see an
 :class:`Observation` (rendered prompt text + a structured view without any gold
 information) and return an :class:`Action`.
 """
@@ -94,20 +95,38 @@ class Observation:
 class StepResult:
     observation: Observation
     reward: float  # 0 until the episode ends; then the reward function's value
-    done: bool
+    terminated: bool  # the episode reached its end: an answer
+    truncated: bool  # the episode was cut off: the step limit, without an answer
     info: dict = field(default_factory=dict)  # cost, status, stop_reason, ...
+
+    @property
+    def done(self) -> bool:
+        return self.terminated or self.truncated
 
 
 @dataclass
 class Transition:
-    """One step of a trajectory."""
+    """One step of a trajectory: the observation the action was chosen on (its text, and its
+    structure: which chunks were paid for, which texts were in view), the action and its effect."""
 
     observation: str
     action: dict
     cost: int
-    status: str
+    status: str  # what the action did, in words
     reward: float
     seconds: float
+    opened: list[int] = field(default_factory=list)  # chunk ids paid for before the action
+    visible: list[int] = field(default_factory=list)  # chunk ids whose text the observation showed
+    budget_left: int | None = None
+    steps_left: int | None = None
+
+    @classmethod
+    def record(cls, obs: Observation, action: Action, result: StepResult, seconds: float,
+               keep_text: bool = True) -> "Transition":
+        return cls(observation=obs.text if keep_text else "", action=action.to_json(), cost=result.info["cost"],
+                   status=result.info["status"], reward=result.reward, seconds=seconds,
+                   opened=obs.opened_ids, visible=[c.id for c in obs.chunks if c.text is not None],
+                   budget_left=obs.budget_left, steps_left=obs.steps_left)
 
 
 @dataclass
@@ -132,7 +151,8 @@ class Trajectory:
     seed: int
     budget: int
     seconds: float
-    chunk_titles: list[str] = field(default_factory=list)
+    pool: list[dict] = field(default_factory=list)  # the chunks as a policy saw them: id, title, tokens, preview
+    texts: dict[str, str] = field(default_factory=dict)  # text of each chunk paid for, by id
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -140,6 +160,10 @@ class Trajectory:
 
     @classmethod
     def from_json(cls, d: dict) -> "Trajectory":
+        """Also reads files written before ``pool``/``texts``, which kept only the chunk titles."""
         d = dict(d)
+        titles = d.pop("chunk_titles", None)
+        if titles and not d.get("pool"):
+            d["pool"] = [{"id": i, "title": t, "tokens": None, "preview": ""} for i, t in enumerate(titles)]
         d["steps"] = [Transition(**s) for s in d["steps"]]
         return cls(**d)

@@ -1,111 +1,155 @@
-"""Run a policy over tasks in lockstep batches and summarise the results.
+"""The one episode runner: every policy, for evaluation, GRPO rollouts and oracle walks.
 
-``run_episodes`` steps every live episode of a batch together, so a model-backed policy
-gets one batched call per step. Episode ``i`` draws from ``default_rng([seed, i])``:
-identical seeds give identical trajectories whatever the batch size.
+``run_lockstep`` steps every live episode of a batch together, so a model-backed actor gets one
+batched call per turn. Episode ``i`` draws from ``default_rng([*seed, key_i])`` (``key_i`` = ``i``
+unless given): a policy that samples only from each episode's own generator gives the same
+episodes whatever the batch size. An engine-backed sampler that takes one seed per call (the LLM)
+derives it from ``(seed, turn)`` through the ``turn`` the actor is given.
+
+``run_episodes`` is evaluation's view of it: a :class:`Policy` in, :class:`Trajectory` rows out;
+``summarize`` turns them into the metrics JSON (:mod:`tinker_explorer.eval.aggregate`).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from tinker_explorer.data.answers import best_em, best_f1
 from tinker_explorer.data.schema import Task
 from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv, gold_answers
-from tinker_explorer.env.types import Trajectory, Transition
-from tinker_explorer.eval.metrics import best_em, best_f1, bootstrap_ci, chunk_precision_recall
+from tinker_explorer.env.types import Action, Observation, StepResult, Trajectory, Transition
+from tinker_explorer.eval.aggregate import TaskResult, metrics_json
+from tinker_explorer.eval.metrics import chunk_precision_recall
 from tinker_explorer.policies.base import Policy
+
+# (episode indices, their observations, their generators, turn) -> one action per episode, or
+# (action, record) pairs: the record (an LLM turn, a compact decision) is kept with the step
+Actor = Callable[[Sequence[int], Sequence[Observation], Sequence[np.random.Generator], int], Sequence[Any]]
+
+
+@dataclass
+class Step:
+    observation: Observation  # what the action was chosen on
+    action: Action
+    result: StepResult
+    seconds: float  # the actor's time for this step (its batched call, shared evenly)
+    record: Any = None
+
+
+@dataclass
+class Episode:
+    index: int  # position in the task list given to the runner
+    task: Task
+    env: ExplorerEnv  # its final state: answer, opened, tokens_read, ...
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def reward(self) -> float:
+        return float(self.steps[-1].result.reward) if self.steps else 0.0
+
+    @property
+    def records(self) -> list:
+        return [s.record for s in self.steps]
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.steps)
+
+    def f1_em(self) -> tuple[float, float]:
+        golds = gold_answers(self.task)
+        return best_f1(self.env.answer, golds), best_em(self.env.answer, golds)
+
+    def result(self) -> TaskResult:
+        env, task = self.env, self.task
+        f1, em = self.f1_em()
+        p, r = chunk_precision_recall(env.opened, task.gold_ids)
+        return TaskResult(task.id, task.type, f1, em, env.answer, task.answer, len(env.opened), env.tokens_read,
+                          self.reward, len(self.steps), env.n_parse_errors, p, r)
+
+    def trajectory(self, policy: str, seed: int, keep_text: bool = True) -> Trajectory:
+        env, task = self.env, self.task
+        f1, em = self.f1_em()
+        steps = [Transition.record(s.observation, s.action, s.result, s.seconds, keep_text=keep_text)
+                 for s in self.steps]
+        return Trajectory(
+            task_id=task.id, task_type=task.type, policy=policy, question=task.question, gold_answer=task.answer,
+            gold_ids=task.gold_ids, steps=steps, answer=env.answer, stop_reason=env.stop_reason.value,
+            opened=list(env.opened), tokens_read=env.tokens_read, n_parse_errors=env.n_parse_errors,
+            reward=self.reward, f1=f1, em=em, seed=seed, budget=env.config.budget, seconds=self.seconds,
+            pool=env.pool(), texts=env.read_texts())
+
+
+def policy_actor(policy: Policy) -> Actor:
+    """A :class:`Policy` as an actor: its ``act_batch``, no records."""
+    return lambda idx, obs, rngs, turn: policy.act_batch(obs, rngs)
+
+
+def _seed_list(seed: int | Sequence[int]) -> list[int]:
+    return [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
+
+
+def run_lockstep(actor: Actor, tasks: Sequence[Task], env_config: EnvConfig | Sequence[EnvConfig] | None = None,
+                 seed: int | Sequence[int] = 0, keys: Sequence[int] | None = None, batch_size: int | None = None,
+                 on_done: Callable[[Episode], None] | None = None) -> list[Episode]:
+    """Run one episode per task (repeat a task for a group), ``batch_size`` at a time (all: None);
+    ``env_config``: one for all, or one per task. Returns the episodes in task order."""
+    n = len(tasks)
+    cfgs = ([env_config or EnvConfig()] * n if env_config is None or isinstance(env_config, EnvConfig)
+            else list(env_config))
+    keys = list(range(n)) if keys is None else [int(k) for k in keys]
+    if len(cfgs) != n or len(keys) != n:
+        raise ValueError(f"{n} tasks need {n} env configs and keys, got {len(cfgs)} and {len(keys)}")
+    prefix = _seed_list(seed)
+    out: list[Episode] = []
+    size = batch_size or max(1, n)
+    for start in range(0, n, size):
+        idx = list(range(start, min(n, start + size)))
+        eps = [Episode(i, tasks[i], ExplorerEnv(cfgs[i])) for i in idx]
+        rngs = [np.random.default_rng([*prefix, keys[i]]) for i in idx]
+        obs = [e.env.reset(e.task) for e in eps]
+        live = list(range(len(idx)))
+        turn = 0
+        while live:
+            t0 = time.perf_counter()
+            acts = actor([idx[j] for j in live], [obs[j] for j in live], [rngs[j] for j in live], turn)
+            dt = (time.perf_counter() - t0) / len(live)
+            still = []
+            for j, a in zip(live, acts):
+                action, record = a if isinstance(a, tuple) else (a, None)
+                res = eps[j].env.step(action)
+                eps[j].steps.append(Step(obs[j], action, res, dt, record))
+                obs[j] = res.observation
+                if res.done:
+                    if on_done is not None:
+                        on_done(eps[j])
+                else:
+                    still.append(j)
+            live, turn = still, turn + 1
+        out += eps
+    return out
 
 
 def run_episodes(policy: Policy, tasks: Sequence[Task], env_config: EnvConfig | None = None,
                  seed: int = 0, batch_size: int = 64, progress: bool = False,
                  record_observations: bool = True) -> list[Trajectory]:
-    env_config = env_config or EnvConfig()
-    out: list[Trajectory] = []
+    """Evaluate ``policy``: one trajectory per task, in task order."""
+    name = getattr(policy, "name", "policy")
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=len(tasks), desc=f"eval {getattr(policy, 'name', 'policy')}", unit="task")
-    for start in range(0, len(tasks), batch_size):
-        batch = list(tasks[start:start + batch_size])
-        envs = [ExplorerEnv(env_config) for _ in batch]
-        rngs = [np.random.default_rng([seed, start + j]) for j in range(len(batch))]
-        obs = [e.reset(t) for e, t in zip(envs, batch)]
-        steps: list[list[Transition]] = [[] for _ in batch]
-        seconds = [0.0] * len(batch)
-        live = list(range(len(batch)))
-        while live:
-            t0 = time.perf_counter()
-            actions = policy.act_batch([obs[j] for j in live], [rngs[j] for j in live])
-            dt = (time.perf_counter() - t0) / len(live)
-            still = []
-            for j, a in zip(live, actions):
-                res = envs[j].step(a)
-                seconds[j] += dt
-                steps[j].append(Transition(observation=obs[j].text if record_observations else "",
-                                           action=a.to_json(), cost=res.info["cost"],
-                                           status=res.info["status"], reward=res.reward, seconds=dt))
-                obs[j] = res.observation
-                if res.done:
-                    out.append(_trajectory(policy, batch[j], envs[j], steps[j], res.reward, seed, seconds[j]))
-                    if bar is not None:
-                        bar.update(1)
-                else:
-                    still.append(j)
-            live = still
+        bar = tqdm(total=len(tasks), desc=f"eval {name}", unit="task")
+    eps = run_lockstep(policy_actor(policy), tasks, env_config, seed=seed, batch_size=batch_size,
+                       on_done=(lambda e: bar.update(1)) if bar is not None else None)
     if bar is not None:
         bar.close()
-    order = {t.id: k for k, t in enumerate(tasks)}
-    out.sort(key=lambda tr: order[tr.task_id])
-    return out
-
-
-def _trajectory(policy, task: Task, env: ExplorerEnv, steps, reward, seed, seconds) -> Trajectory:
-    golds = gold_answers(task)
-    return Trajectory(
-        task_id=task.id, task_type=task.type, policy=getattr(policy, "name", "policy"),
-        question=task.question, gold_answer=task.answer, gold_ids=task.gold_ids, steps=steps,
-        answer=env.answer, stop_reason=env.stop_reason.value, opened=list(env.opened),
-        tokens_read=env.tokens_read, n_parse_errors=env.n_parse_errors, reward=float(reward),
-        f1=best_f1(env.answer, golds), em=best_em(env.answer, golds), seed=seed,
-        budget=env.config.budget, seconds=seconds, chunk_titles=[c.title for c in task.chunks])
-
-
-def _group(trajs: Sequence[Trajectory]) -> dict:
-    n = len(trajs)
-    if n == 0:
-        return {"n_tasks": 0}
-    f1 = [t.f1 for t in trajs]
-    pr = [chunk_precision_recall(t.opened, t.gold_ids) for t in trajs]
-    return {
-        "n_tasks": n,
-        "f1": float(np.mean(f1)),
-        "em": float(np.mean([t.em for t in trajs])),
-        "answer_rate": float(np.mean([t.answer is not None for t in trajs])),
-        "avg_opens": float(np.mean([len(t.opened) for t in trajs])),
-        "avg_tokens_read": float(np.mean([t.tokens_read for t in trajs])),
-        "avg_steps": float(np.mean([len(t.steps) for t in trajs])),
-        "parse_error_rate": float(np.sum([t.n_parse_errors for t in trajs]) / max(1, sum(len(t.steps) for t in trajs))),
-        "chunk_precision": float(np.mean([p for p, _ in pr])),
-        "chunk_recall": float(np.mean([r for _, r in pr])),
-        "reward": float(np.mean([t.reward for t in trajs])),
-        "f1_ci": list(bootstrap_ci(f1)),
-        "em_ci": list(bootstrap_ci([t.em for t in trajs])),
-    }
+    return [e.trajectory(name, seed, keep_text=record_observations) for e in eps]
 
 
 def summarize(trajs: Sequence[Trajectory], policy: str = "", extra: dict | None = None) -> dict:
-    """The eval JSON: top-level metrics, per-type breakdown, and per-task rows (for paired tests)."""
-    res = {"policy": policy or (trajs[0].policy if trajs else ""), **_group(trajs)}
-    types = sorted({t.task_type for t in trajs})
-    res["per_type"] = {ty: _group([t for t in trajs if t.task_type == ty]) for ty in types}
-    res["per_task"] = [
-        {"task_id": t.task_id, "type": t.task_type, "f1": t.f1, "em": t.em, "answered": t.answer is not None,
-         "answer": t.answer, "gold": t.gold_answer, "opens": len(t.opened), "tokens_read": t.tokens_read,
-         "reward": t.reward}
-        for t in trajs]
-    if extra:
-        res.update(extra)
-    return res
+    """The eval JSON of trajectories (see :func:`tinker_explorer.eval.aggregate.metrics_json`)."""
+    return metrics_json([TaskResult.from_trajectory(t) for t in trajs],
+                        policy or (trajs[0].policy if trajs else ""), extra)

@@ -13,7 +13,6 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from tinker_explorer.env.types import Action, Observation
-from tinker_explorer.errors import UserError
 
 
 @runtime_checkable
@@ -35,23 +34,3 @@ class SimplePolicy:
 
     def act_batch(self, observations, rngs):
         return [self.act(o, r) for o, r in zip(observations, rngs)]
-
-
-POLICY_NAMES = ("random", "heuristic", "compact", "llm")
-
-
-def get_policy(name: str, **kwargs) -> Policy:
-    """Build a policy by name. ``compact`` takes ``checkpoint=``; ``llm`` takes engine options."""
-    if name == "random":
-        from tinker_explorer.policies.random_policy import RandomPolicy
-        return RandomPolicy(**kwargs)
-    if name == "heuristic":
-        from tinker_explorer.policies.heuristic import HeuristicPolicy
-        return HeuristicPolicy(**kwargs)
-    if name == "compact":
-        from tinker_explorer.policies.compact import load_compact_policy
-        return load_compact_policy(**kwargs)
-    if name == "llm":
-        from tinker_explorer.policies.llm import load_llm_policy
-        return load_llm_policy(**kwargs)
-    raise UserError(f"unknown policy {name!r}; choose one of {', '.join(POLICY_NAMES)}")

@@ -136,7 +136,7 @@ def _run_meta(run_dir: Path) -> dict:
 def load_llm_policy(engine: str = "local", model: str | None = None, checkpoint: str | None = None,
                     lora_rank: int | None = None, **kwargs) -> LLMPolicy:
     """The LLM policy for ``eval --policy llm``: greedy decoding, base model + optional LoRA checkpoint."""
-    from tinker_explorer.engines.base import make_engine
+    from tinker_explorer.engines.registry import make_engine
     path, meta = resolve_checkpoint(checkpoint)
     model = model or meta.get("base_model")
     rank = lora_rank or meta.get("lora_rank") or 32

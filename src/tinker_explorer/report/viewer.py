@@ -6,23 +6,21 @@ and ``&`` escaped as ``\\u003c`` etc., so no data can close the tag) and renders
 Page state lives in the URL hash (``#task=ID&policy=P&type=T&wrong=1&a=P1&b=P2``), so a view
 can be linked to and the headless-browser test can open a given state.
 
-The chunk pool (ids, token costs, previews) and the texts the policy read are recovered from
-the recorded observation texts (``eval --trajectories`` records them); without observations
-the page still shows titles, costs of the opens, actions and scores.
+The chunk pool (ids, token costs, previews) and the texts the policy paid for are read from the
+trajectory's ``pool`` and ``texts`` fields; trajectory files written before those fields existed
+still show titles, costs of the opens, actions and scores.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinker_explorer.errors import UserError
+from tinker_explorer.report.viewer_page import PAGE
 
-_POOL_HEAD = "Chunks (id | tokens | preview):"
-_POOL_LINE = re.compile(r"^\[(\d+)\] \((\d+) tok\)(?: \[opened\])? ?(.*)$")
 TRAJ_KEYS = ("task_id", "policy", "question", "steps")
 
 
@@ -33,47 +31,6 @@ class ViewerData:
     policies: list
     types: list
     files: list
-
-
-def parse_pool(obs: str, titles: list[str]) -> list[dict]:
-    """Chunk pool rows from a rendered observation (see env.render)."""
-    if _POOL_HEAD not in obs:
-        return [{"id": i, "title": t, "tokens": None, "preview": ""} for i, t in enumerate(titles)]
-    body = obs.split(_POOL_HEAD, 1)[1].lstrip("\n")
-    rows: list[dict] = []
-    for line in body.split("\n"):
-        if not line.strip():
-            break
-        m = _POOL_LINE.match(line)
-        if m:
-            i = int(m.group(1))
-            rows.append({"id": i, "title": titles[i] if i < len(titles) else "", "tokens": int(m.group(2)),
-                         "preview": m.group(3)})
-        elif rows:  # a preview that spans lines
-            rows[-1]["preview"] += " " + line.strip()
-    return rows
-
-
-def parse_opened_texts(obs: str, titles: list[str]) -> dict[int, str]:
-    """Texts in the observation's ``Opened:`` section, by chunk id."""
-    if "\nOpened:\n" not in obs:
-        return {}
-    sec = obs.split("\nOpened:\n", 1)[1]
-    for end in ("\n\nNotes: ", "\n\nStatus: "):
-        if end in sec:
-            sec = sec.split(end, 1)[0]
-            break
-    starts = []
-    for m in re.finditer(r"(?m)^\[(\d+)\] ", sec):
-        i = int(m.group(1))
-        head = (titles[i] + ": ") if i < len(titles) else None
-        if head is not None and sec.startswith(head, m.end()):
-            starts.append((m.start(), m.end() + len(head), i))
-    out = {}
-    for k, (_, body_start, i) in enumerate(starts):
-        end = starts[k + 1][0] if k + 1 < len(starts) else len(sec)
-        out[i] = sec[body_start:end].strip()
-    return out
 
 
 def _read_trajectories(path: Path) -> list[dict]:
@@ -87,12 +44,38 @@ def _read_trajectories(path: Path) -> list[dict]:
             try:
                 d = json.loads(line)
             except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+                raise UserError(_not_jsonl(path) or f"{path}:{lineno}: not valid JSON ({e.msg})") from None
             if not isinstance(d, dict) or any(k not in d for k in TRAJ_KEYS):
-                raise UserError(f"{path}:{lineno}: not a trajectory (needs {', '.join(TRAJ_KEYS)}); "
-                                "write trajectories with `tinker-explorer eval --trajectories`")
+                raise UserError(f"{path}:{lineno}: {_kind_of(d)}, not a trajectory; {EXPECTED}")
             out.append(d)
     return out
+
+
+EXPECTED = (f"the viewer reads trajectory JSONL files (one episode per line, with {', '.join(TRAJ_KEYS)}), "
+            "written by `tinker-explorer eval --trajectories FILE`")
+
+
+def _kind_of(d) -> str:
+    """What a JSON value that is no trajectory looks like, in words."""
+    if isinstance(d, dict) and "per_task" in d:
+        return "an evaluation result (`eval --json`)"
+    if isinstance(d, dict) and "chunks" in d and "question" in d:
+        return "a task (`data build` writes task files)"
+    if isinstance(d, dict) and "files" in d and "schema" in d:
+        return "a build manifest (`data build`)"
+    if isinstance(d, dict):
+        return "a JSON object without " + ", ".join(k for k in TRAJ_KEYS if k not in d)
+    return f"a JSON {type(d).__name__}"
+
+
+def _not_jsonl(path: Path) -> str | None:
+    """The message for a file that is one JSON document over several lines (an eval result, a
+    manifest) rather than JSON lines; None when it is not valid JSON either."""
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return f"{path}: {_kind_of(d)}, not trajectories; {EXPECTED}"
 
 
 def _policy_labels(files: list[tuple[Path, list[dict]]]) -> list[str]:
@@ -102,15 +85,18 @@ def _policy_labels(files: list[tuple[Path, list[dict]]]) -> list[str]:
     return [lab if labels.count(lab) == 1 else f"{lab} #{k + 1}" for k, lab in enumerate(labels)]
 
 
+def _pool(d: dict) -> list[dict]:
+    if d.get("pool"):
+        return [{"id": c["id"], "title": c.get("title", ""), "tokens": c.get("tokens"), "preview": c.get("preview", "")}
+                for c in d["pool"]]
+    return [{"id": i, "title": t, "tokens": None, "preview": ""} for i, t in enumerate(d.get("chunk_titles") or [])]
+
+
 def _episode(d: dict, label: str) -> tuple[dict, dict]:
-    titles = list(d.get("chunk_titles") or [])
     steps = d.get("steps") or []
-    obs0 = steps[0].get("observation", "") if steps else ""
     task = {"question": d.get("question", ""), "gold": d.get("gold_answer", ""), "type": d.get("task_type", ""),
-            "gold_ids": list(d.get("gold_ids") or []), "pool": parse_pool(obs0 or "", titles)}
-    texts: dict[int, str] = {}
-    for s in steps:
-        texts.update(parse_opened_texts(s.get("observation") or "", titles))
+            "gold_ids": list(d.get("gold_ids") or []), "pool": _pool(d)}
+    texts = {str(k): v for k, v in (d.get("texts") or {}).items()}
     ep_steps = []
     for s in steps:
         a = s.get("action") or {}
@@ -119,8 +105,7 @@ def _episode(d: dict, label: str) -> tuple[dict, dict]:
     ep = {"task_id": str(d["task_id"]), "policy": label, "answer": d.get("answer"), "f1": d.get("f1"),
           "em": d.get("em"), "reward": d.get("reward"), "stop_reason": d.get("stop_reason"),
           "opened": list(d.get("opened") or []), "tokens_read": d.get("tokens_read"), "budget": d.get("budget"),
-          "n_parse_errors": d.get("n_parse_errors", 0), "steps": ep_steps,
-          "texts": {str(k): v for k, v in texts.items()}}
+          "n_parse_errors": d.get("n_parse_errors", 0), "steps": ep_steps, "texts": texts}
     return task, ep
 
 
@@ -162,257 +147,3 @@ def write_page(paths: list[str | Path], out: str | Path) -> tuple[Path, ViewerDa
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_page(data), encoding="utf-8")
     return out, data
-
-
-PAGE = r"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>__TITLE__</title>
-<style>
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d2329;background:#f4f5f7}
-header{background:#1f2d3d;color:#fff;padding:10px 16px}
-header h1{font-size:17px;margin:0 0 6px}
-#controls{display:flex;flex-wrap:wrap;gap:10px 16px;align-items:center;font-size:13px}
-#controls label{display:flex;gap:5px;align-items:center}
-#controls select,#controls input[type=search]{font:inherit;padding:2px 4px}
-#summary{font-size:12px;opacity:.85;margin-top:6px}
-main{display:flex;height:calc(100vh - 96px)}
-#episode-list{width:330px;min-width:260px;overflow-y:auto;border-right:1px solid #d6d9de;background:#fff;margin:0;padding:0;list-style:none}
-#episode-list li{padding:6px 10px;border-bottom:1px solid #eee;cursor:pointer}
-#episode-list li:hover{background:#eef3fb}
-#episode-list li.sel{background:#dce8fb}
-#episode-list .q{display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-#episode-list .meta{font-size:11px;color:#5c6670}
-#detail{flex:1;overflow-y:auto;padding:14px 18px}
-.qbox{background:#fff;border:1px solid #d6d9de;border-radius:6px;padding:10px 14px;margin-bottom:12px}
-.qbox h2{font-size:16px;margin:0 0 4px}
-.muted{color:#5c6670;font-size:12px}
-.cols{display:flex;gap:14px;align-items:flex-start}
-.col{flex:1;min-width:0;background:#fff;border:1px solid #d6d9de;border-radius:6px;padding:10px 12px}
-.col h3{margin:0 0 6px;font-size:15px}
-.ans{padding:6px 8px;border-radius:4px;margin:6px 0}
-.ans.ok{background:#e3f5e6;border-left:4px solid #2e8b3e}
-.ans.partial{background:#fff4d6;border-left:4px solid #c99a06}
-.ans.bad{background:#fbe4e4;border-left:4px solid #c0392b}
-table{border-collapse:collapse;width:100%;font-size:12.5px;margin:6px 0}
-th,td{border-bottom:1px solid #e3e5e8;padding:3px 5px;text-align:left;vertical-align:top}
-th{background:#f0f2f4;font-weight:600}
-tr.opened td{background:#eef6ff}
-.gold{color:#8a6d00;font-weight:700;white-space:nowrap}
-.badge{display:inline-block;padding:0 5px;border-radius:8px;background:#2d6cdf;color:#fff;font-size:11px}
-.kind{font-family:ui-monospace,monospace;font-size:12px}
-.notes{background:#f7f3e8;border-left:3px solid #b59a4a;padding:4px 8px;margin:4px 0;white-space:pre-wrap}
-details{margin:3px 0}
-details .txt{white-space:pre-wrap;font-size:12px;background:#fafafa;padding:4px 6px;border:1px solid #eee}
-.scores span{margin-right:12px}
-.empty{color:#5c6670;padding:20px}
-</style></head>
-<body>
-<header>
-<h1>__TITLE__</h1>
-<div id="controls">
- <label>Policy <select id="filter-policy"></select></label>
- <label>Question type <select id="filter-type"></select></label>
- <label><input type="checkbox" id="filter-wrong"> wrong answers only (EM = 0)</label>
- <label>Search <input type="search" id="filter-search" placeholder="question or task id"></label>
- <span>Side by side: <select id="cmp-a"></select> vs <select id="cmp-b"></select></span>
-</div>
-<div id="summary"></div>
-</header>
-<main>
-<ul id="episode-list"></ul>
-<section id="detail"><div class="empty">Select an episode on the left.</div></section>
-</main>
-<script type="application/json" id="te-data">__DATA__</script>
-<script>
-"use strict";
-var D = JSON.parse(document.getElementById("te-data").textContent);
-var byTaskPolicy = {};
-D.episodes.forEach(function (e, i) { e.idx = i; (byTaskPolicy[e.task_id] = byTaskPolicy[e.task_id] || {})[e.policy] = e; });
-var S = {policy: "", type: "", wrong: false, q: "", a: "", b: "", task: "", sel: ""};
-
-function el(tag, attrs, kids) {
-  var n = document.createElement(tag);
-  if (attrs) for (var k in attrs) {
-    if (k === "text") n.textContent = attrs[k];
-    else if (k === "cls") n.className = attrs[k];
-    else n.setAttribute(k, attrs[k]);
-  }
-  (kids || []).forEach(function (c) { if (c != null) n.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
-  return n;
-}
-function fmt(x, d) { return (x === null || x === undefined) ? "–" : Number(x).toFixed(d === undefined ? 2 : d); }
-function wrong(e) { return !e || !(e.em >= 1); }
-function opt(sel, value, text) { sel.appendChild(el("option", {value: value, text: text})); }
-
-function readHash() {
-  var h = new URLSearchParams(location.hash.replace(/^#/, ""));
-  S.policy = h.get("policy") || ""; S.type = h.get("type") || ""; S.wrong = h.get("wrong") === "1";
-  S.q = h.get("q") || ""; S.a = h.get("a") || ""; S.b = h.get("b") || ""; S.task = h.get("task") || "";
-  S.sel = h.get("sel") || S.policy;
-}
-function writeHash() {
-  var h = new URLSearchParams();
-  ["policy", "type", "q", "a", "b", "task", "sel"].forEach(function (k) { if (S[k]) h.set(k, S[k]); });
-  if (S.wrong) h.set("wrong", "1");
-  history.replaceState(null, "", "#" + h.toString());
-}
-function compareMode() { return S.a && S.b && S.a !== S.b; }
-
-function initControls() {
-  var p = document.getElementById("filter-policy"), t = document.getElementById("filter-type");
-  var a = document.getElementById("cmp-a"), b = document.getElementById("cmp-b");
-  opt(p, "", "all (" + D.policies.length + ")");
-  D.policies.forEach(function (x) { opt(p, x, x); });
-  opt(t, "", "all");
-  D.types.forEach(function (x) { opt(t, x, x.replace(/_/g, " ")); });
-  opt(a, "", "–"); opt(b, "", "–");
-  D.policies.forEach(function (x) { opt(a, x, x); opt(b, x, x); });
-  p.value = S.policy; t.value = S.type; a.value = S.a; b.value = S.b;
-  document.getElementById("filter-wrong").checked = S.wrong;
-  document.getElementById("filter-search").value = S.q;
-  function on(id, ev, f) { document.getElementById(id).addEventListener(ev, function (e) { f(e.target); writeHash(); renderList(); }); }
-  on("filter-policy", "change", function (x) { S.policy = x.value; if (x.value) S.sel = x.value; renderDetail(); });
-  on("filter-type", "change", function (x) { S.type = x.value; });
-  on("filter-wrong", "change", function (x) { S.wrong = x.checked; });
-  on("filter-search", "input", function (x) { S.q = x.value; });
-  on("cmp-a", "change", function (x) { S.a = x.value; renderDetail(); });
-  on("cmp-b", "change", function (x) { S.b = x.value; renderDetail(); });
-}
-
-// One list item per episode; in side-by-side mode one per task that both policies ran.
-function items() {
-  var q = S.q.toLowerCase(), out = [];
-  function keep(task_id) {
-    var t = D.tasks[task_id];
-    if (S.type && t.type !== S.type) return false;
-    if (q && t.question.toLowerCase().indexOf(q) < 0 && task_id.toLowerCase().indexOf(q) < 0) return false;
-    return true;
-  }
-  if (compareMode()) {
-    Object.keys(byTaskPolicy).forEach(function (tid) {
-      var ea = byTaskPolicy[tid][S.a], eb = byTaskPolicy[tid][S.b];
-      if (!ea || !eb || !keep(tid)) return;
-      if (S.wrong && !wrong(ea) && !wrong(eb)) return;
-      out.push({task_id: tid, eps: [ea, eb]});
-    });
-  } else {
-    D.episodes.forEach(function (e) {
-      if (S.policy && e.policy !== S.policy) return;
-      if (S.wrong && !wrong(e)) return;
-      if (!keep(e.task_id)) return;
-      out.push({task_id: e.task_id, eps: [e]});
-    });
-  }
-  return out;
-}
-
-function renderList() {
-  var list = document.getElementById("episode-list"), its = items();
-  list.textContent = "";
-  if (!S.task && its.length) { S.task = its[0].task_id; S.sel = its[0].eps[0].policy; }
-  its.forEach(function (it) {
-    var t = D.tasks[it.task_id];
-    var meta = it.eps.map(function (e) { return e.policy + ": F1 " + fmt(e.f1) + (wrong(e) ? " ✗" : " ✓"); }).join(" · ");
-    var li = el("li", {"data-task": it.task_id}, [el("span", {cls: "q", text: t.question}),
-      el("span", {cls: "meta", text: t.type.replace(/_/g, " ") + " · " + meta})]);
-    if (it.task_id === S.task && (compareMode() || it.eps[0].policy === S.sel)) li.className = "sel";
-    li.addEventListener("click", function () {
-      S.task = it.task_id; S.sel = it.eps[0].policy;
-      writeHash(); renderList(); renderDetail();
-    });
-    list.appendChild(li);
-  });
-  var n = D.episodes.length, agg = D.policies.map(function (p) {
-    var es = D.episodes.filter(function (e) { return e.policy === p; }), f = 0;
-    es.forEach(function (e) { f += e.f1 || 0; });
-    return p + " mean F1 " + fmt(es.length ? f / es.length : null);
-  });
-  document.getElementById("summary").textContent = its.length + (compareMode() ? " tasks shown (side by side: " + S.a + " vs " + S.b + ")" : " of " + n + " episodes shown") +
-    " · " + Object.keys(D.tasks).length + " tasks · " + D.policies.length + " policies (" + agg.join(", ") + ") · files: " + D.files.join(", ");
-}
-
-function chunkTable(t, e) {
-  var order = {}; e.opened.forEach(function (c, i) { order[c] = i + 1; });
-  var cost = {}; e.steps.forEach(function (s) { if (s.kind === "open" && s.cost) cost[s.chunk] = s.cost; });
-  var gold = {}; t.gold_ids.forEach(function (g) { gold[g] = true; });
-  var tb = el("tbody");
-  t.pool.forEach(function (c) {
-    var txt = e.texts[String(c.id)];
-    var prev = txt ? el("details", {}, [el("summary", {text: c.preview || c.title}), el("div", {cls: "txt", text: txt})])
-                   : el("span", {text: c.preview || c.title});
-    var tr = el("tr", {cls: order[c.id] ? "opened" : ""}, [
-      el("td", {text: String(c.id)}),
-      el("td", {}, [gold[c.id] ? el("span", {cls: "gold", title: "gold (supporting) chunk", text: "★ gold"}) : ""]),
-      el("td", {}, [order[c.id] ? el("span", {cls: "badge", title: "opening order", text: "#" + order[c.id]}) : ""]),
-      el("td", {text: c.tokens == null ? "?" : String(c.tokens)}),
-      el("td", {}, [prev])]);
-    tb.appendChild(tr);
-  });
-  return el("table", {cls: "pool"}, [el("thead", {}, [el("tr", {}, ["id", "gold", "opened", "tokens", "preview (click an opened one for its text)"].map(function (h) { return el("th", {text: h}); }))]), tb]);
-}
-
-function stepTable(e) {
-  var tb = el("tbody");
-  e.steps.forEach(function (s, i) {
-    var what = s.kind === "open" ? "OPEN " + s.chunk : s.kind === "summarize" ? "SUMMARIZE" : s.kind === "answer" ? "ANSWER: " + (s.text || "") : "parse error: " + (s.text || "");
-    tb.appendChild(el("tr", {}, [el("td", {text: String(i + 1)}), el("td", {cls: "kind", text: what}),
-      el("td", {text: String(s.cost || 0)}), el("td", {text: s.status || ""})]));
-  });
-  return el("table", {cls: "steps"}, [el("thead", {}, [el("tr", {}, ["step", "action", "cost (tokens)", "status"].map(function (h) { return el("th", {text: h}); }))]), tb]);
-}
-
-function episodeCol(t, e) {
-  var col = el("div", {cls: "col episode", "data-policy": e.policy});
-  col.appendChild(el("h3", {text: e.policy}));
-  var cls = e.em >= 1 ? "ok" : e.f1 > 0 ? "partial" : "bad";
-  col.appendChild(el("div", {cls: "ans " + cls}, [el("b", {text: "Answer: "}), el("span", {cls: "answer", text: e.answer == null ? "(no answer: " + e.stop_reason + ")" : e.answer}),
-    el("br"), el("b", {text: "Gold: "}), el("span", {cls: "gold-answer", text: t.gold})]));
-  col.appendChild(el("div", {cls: "scores"}, [el("span", {text: "F1 " + fmt(e.f1)}), el("span", {text: "EM " + fmt(e.em, 0)}),
-    el("span", {text: "reward " + fmt(e.reward, 3)}), el("span", {text: "tokens read " + e.tokens_read + " / " + e.budget}),
-    el("span", {text: "opens " + e.opened.length}), el("span", {text: "stop: " + e.stop_reason})].concat(e.n_parse_errors ? [el("span", {text: "parse errors " + e.n_parse_errors})] : [])));
-  var path = e.steps.filter(function (s) { return s.kind === "open" && s.cost; }).map(function (s) { return s.chunk + " (" + s.cost + " tok)"; });
-  col.appendChild(el("div", {cls: "path"}, [el("b", {text: "Reading path: "}), el("span", {text: path.length ? path.join(" → ") : "nothing opened"})]));
-  var notes = e.steps.filter(function (s) { return s.kind === "summarize"; });
-  col.appendChild(el("h4", {text: "Notes (SUMMARIZE)"}));
-  if (notes.length) notes.forEach(function (s) { col.appendChild(el("div", {cls: "notes", text: s.text || ""})); });
-  else col.appendChild(el("div", {cls: "muted", text: "no notes written"}));
-  col.appendChild(el("h4", {text: "Steps"}));
-  col.appendChild(stepTable(e));
-  col.appendChild(el("h4", {text: "Chunk pool (★ gold, #n = opening order)"}));
-  col.appendChild(chunkTable(t, e));
-  return col;
-}
-
-function renderDetail() {
-  var d = document.getElementById("detail");
-  d.textContent = "";
-  var t = D.tasks[S.task];
-  if (!t) { d.appendChild(el("div", {cls: "empty", text: "Select an episode on the left."})); return; }
-  d.appendChild(el("div", {cls: "qbox"}, [el("h2", {id: "question", text: t.question}),
-    el("div", {cls: "muted", text: "task " + S.task + " · type " + t.type.replace(/_/g, " ") + " · gold answer: " + t.gold + " · gold chunks: " + t.gold_ids.join(", ")})]));
-  var eps = byTaskPolicy[S.task] || {}, show;
-  if (compareMode()) show = [eps[S.a], eps[S.b]];
-  else show = [eps[S.sel] || eps[S.policy] || eps[Object.keys(eps)[0]]];
-  var cols = el("div", {cls: "cols"});
-  show.forEach(function (e) { if (e) cols.appendChild(episodeCol(t, e)); });
-  var others = Object.keys(eps).filter(function (p) { return show.indexOf(eps[p]) < 0; });
-  d.appendChild(cols);
-  if (others.length) d.appendChild(el("p", {cls: "muted", text: "Also run on this task: " + others.join(", ") + " (pick two policies under 'Side by side')."}));
-}
-
-readHash();
-initControls();
-renderList();
-renderDetail();
-window.addEventListener("hashchange", function () { readHash(); initControlsValues(); renderList(); renderDetail(); });
-function initControlsValues() {
-  document.getElementById("filter-policy").value = S.policy; document.getElementById("filter-type").value = S.type;
-  document.getElementById("filter-wrong").checked = S.wrong; document.getElementById("filter-search").value = S.q;
-  document.getElementById("cmp-a").value = S.a; document.getElementById("cmp-b").value = S.b;
-}
-</script>
-</body></html>
-"""

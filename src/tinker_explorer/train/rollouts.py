@@ -1,8 +1,9 @@
 """Multi-turn rollouts of the LLM policy and their conversion to training datums.
 
-Rollout: every episode of a batch (``batch x group`` copies of tasks) runs in lockstep; each
-step makes one batched ``engine.sample`` call for all live episodes and records, per turn,
-the prompt tokens, the sampled tokens and their sampler logprobs.
+Rollout: every episode of a batch (``batch x group`` copies of tasks) runs in lockstep on the
+one episode runner (:func:`tinker_explorer.eval.runner.run_lockstep`); each step makes one
+batched ``engine.sample`` call for all live episodes and records, per turn, the prompt tokens,
+the sampled tokens and their sampler logprobs.
 
 Episode -> datums (Tinker cookbook's rule): walk the turns in order and keep a running
 sequence ``prompt_1 + action_1``. If the next turn's prompt *extends* that sequence (starts
@@ -23,9 +24,10 @@ import numpy as np
 
 from tinker_explorer.data.schema import Task
 from tinker_explorer.engines.base import Datum, make_datum
-from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv, gold_answers
+from tinker_explorer.env.explorer import EnvConfig
 from tinker_explorer.env.types import ActionKind
-from tinker_explorer.eval.metrics import best_em, best_f1
+from tinker_explorer.eval.aggregate import TaskResult, aggregate
+from tinker_explorer.eval.runner import run_lockstep
 from tinker_explorer.policies.llm import LLMPolicy, Turn
 
 
@@ -33,13 +35,11 @@ from tinker_explorer.policies.llm import LLMPolicy, Turn
 class Episode:
     task_id: str
     turns: list[Turn] = field(default_factory=list)
-    reward: float = 0.0
-    f1: float = 0.0
-    em: float = 0.0
-    answered: bool = False
-    opens: int = 0
-    tokens_read: int = 0
-    n_parse_errors: int = 0
+    result: TaskResult | None = None  # how it scored (set when it ends)
+
+    @property
+    def reward(self) -> float:
+        return self.result.reward if self.result else 0.0
 
     @property
     def n_sampled_tokens(self) -> int:
@@ -52,33 +52,14 @@ def turn_seed(*parts: int) -> int:
 
 def rollout(policy: LLMPolicy, tasks: Sequence[Task], env_config: EnvConfig, seed: int = 0,
             temperature: float = 1.0) -> list[Episode]:
-    """Run one episode per task (repeat a task G times for a group), all in lockstep."""
-    envs = [ExplorerEnv(env_config) for _ in tasks]
-    obs = [e.reset(t) for e, t in zip(envs, tasks)]
-    eps = [Episode(task_id=t.id) for t in tasks]
-    live = list(range(len(tasks)))
-    turn = 0
-    while live:
-        turns = policy.sample_turns([obs[i] for i in live], seed=turn_seed(seed, turn), temperature=temperature)
-        still = []
-        for i, tr in zip(live, turns):
-            eps[i].turns.append(tr)
-            res = envs[i].step(tr.action)
-            obs[i] = res.observation
-            if res.done:
-                _finish(eps[i], envs[i], tasks[i], res.reward)
-            else:
-                still.append(i)
-        live, turn = still, turn + 1
-    return eps
+    """Run one episode per task (repeat a task G times for a group), all in lockstep; turn k of
+    every live episode is one ``sample_turns`` call seeded ``turn_seed(seed, k)``."""
+    def actor(idx, obs, rngs, turn):
+        turns = policy.sample_turns(obs, seed=turn_seed(seed, turn), temperature=temperature)
+        return [(t.action, t) for t in turns]
 
-
-def _finish(ep: Episode, env: ExplorerEnv, task: Task, reward: float) -> None:
-    golds = gold_answers(task)
-    ep.reward = float(reward)
-    ep.f1, ep.em = best_f1(env.answer, golds), best_em(env.answer, golds)
-    ep.answered = env.answer is not None
-    ep.opens, ep.tokens_read, ep.n_parse_errors = len(env.opened), env.tokens_read, env.n_parse_errors
+    eps = run_lockstep(actor, tasks, env_config, seed=seed)
+    return [Episode(e.task.id, list(e.records), e.result()) for e in eps]
 
 
 def episode_sequences(turns: Sequence[Turn]) -> list[tuple[list[int], list[float], list[float]]]:
@@ -109,15 +90,11 @@ def episode_datums(turns: Sequence[Turn], loss: str, advantage: float = 0.0) -> 
 def episode_stats(eps: Sequence[Episode]) -> dict:
     """The per-step episode metrics of a GRPO metrics line."""
     n_turns = sum(len(e.turns) for e in eps)
-    r = np.array([e.reward for e in eps], dtype=float)
+    agg = aggregate([e.result for e in eps], ci=False)
     return {
-        "reward_mean": float(r.mean()), "reward_std": float(r.std()),
-        "f1": float(np.mean([e.f1 for e in eps])), "em": float(np.mean([e.em for e in eps])),
-        "answer_rate": float(np.mean([e.answered for e in eps])),
-        "avg_opens": float(np.mean([e.opens for e in eps])),
-        "avg_tokens_read": float(np.mean([e.tokens_read for e in eps])),
-        "parse_error_rate": sum(e.n_parse_errors for e in eps) / max(1, n_turns),
-        "avg_turns": n_turns / max(1, len(eps)),
+        "reward_mean": agg["reward"], "reward_std": agg["reward_std"], "f1": agg["f1"], "em": agg["em"],
+        "answer_rate": agg["answer_rate"], "avg_opens": agg["avg_opens"], "avg_tokens_read": agg["avg_tokens_read"],
+        "parse_error_rate": agg["parse_error_rate"], "avg_turns": agg["avg_steps"],
         "sampled_tokens": int(sum(e.n_sampled_tokens for e in eps)),
         "truncated_rate": sum(t.stop_reason == "length" for e in eps for t in e.turns) / max(1, n_turns),
         "summarize_rate": sum(t.action.kind is ActionKind.SUMMARIZE for e in eps for t in e.turns) / max(1, n_turns),

@@ -82,8 +82,8 @@ def run_sft(cfg: SFTConfig, tasks: Sequence[Task] | None = None, demo: Policy | 
             engine=None, progress: bool = True) -> dict:
     """Train, write the run records, return the final checkpoint row."""
     from tinker_explorer.data.schema import load_tasks
-    from tinker_explorer.engines.base import make_engine
-    from tinker_explorer.policies.base import get_policy
+    from tinker_explorer.engines.registry import make_engine
+    from tinker_explorer.policies.registry import get_policy
     tasks = list(tasks) if tasks is not None else load_tasks(cfg.tasks)
     if not tasks:
         raise UserError(f"{cfg.tasks}: no tasks")

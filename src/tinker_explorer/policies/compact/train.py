@@ -38,7 +38,7 @@ from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv, gold_answers
 from tinker_explorer.env.rewards import RewardConfig
 from tinker_explorer.env.types import Action
 from tinker_explorer.errors import UserError
-from tinker_explorer.eval.metrics import best_em, best_f1
+from tinker_explorer.data.answers import best_em, best_f1
 from tinker_explorer.policies.compact.checkpoints import (WARM_PART, WarmParts, answer_weights, load_optimizer,
                                                           save_step, set_answer_weights)
 from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab, chunk_features
