@@ -26,7 +26,7 @@ def run_episodes(policy: Policy, tasks: Sequence[Task], env_config: EnvConfig | 
     out: list[Trajectory] = []
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         bar = tqdm(total=len(tasks), desc=f"eval {getattr(policy, 'name', 'policy')}", unit="task")
     for start in range(0, len(tasks), batch_size):
         batch = list(tasks[start:start + batch_size])

@@ -127,7 +127,7 @@ def oracle_states(policy: CompactPolicy, tasks: Sequence[Task], budget: int, max
     out = []
     it = tasks
     if progress:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         it = tqdm(tasks, desc="warm start: oracle states", unit="task")
     for ti, task in enumerate(it):
         env = ExplorerEnv(EnvConfig(budget=budget, max_steps=max_steps))
@@ -182,7 +182,7 @@ def fit_answer(policy: CompactPolicy, states: Sequence[OracleState], epochs: int
     n_batches = (len(usable) + bs - 1) // bs
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         bar = tqdm(total=epochs * n_batches, desc=desc, unit="batch")
     # SGD with iterate averaging over the later epochs: plain SGD moves frequent, general features
     # (context, shape, agreement with the heuristic) more than rare ones (it memorises less than
@@ -515,7 +515,7 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
     steps = cfg.steps if cfg.grpo else 0
     bar = None
     if progress and start_step <= steps:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         bar = tqdm(total=steps, initial=start_step - 1, desc="GRPO compact", unit="step")
     step = start_step - 1
     for step in range(start_step, steps + 1):
