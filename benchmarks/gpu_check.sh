@@ -17,7 +17,7 @@
 #
 # Each stage has a wall-clock cap so the whole script fits a short lease; GRPO keeps a checkpoint
 # every 2 steps, so a capped run is evaluated at its last saved step (the log says which).
-# Measured on an H100 (session 6, program.md): loading the GGUF and de-quantizing it to bf16 takes
+# Measured on an H100 (docs/writeup.md): loading the GGUF and de-quantizing it to bf16 takes
 # ~40 s cold; SFT runs ~2.5 steps/s at batch 8 (450 demonstrations x 1 epoch: ~75 s). The whole
 # script needs ~15 minutes of GPU time; the eval and GRPO stages have not completed there yet.
 # lr 5e-5, not the original 5e-6: that was for Qwen3-8B; a 135M model moves nowhere at 5e-6 in a few
