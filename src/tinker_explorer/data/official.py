@@ -120,7 +120,7 @@ def column_pairs(x, a: str, b: str) -> list:
 def hub_download(hub_id: str, config: str | None = None) -> dict[str, list[dict]]:
     """Records per split ("train", "dev") from the Hugging Face hub via `datasets`.
 
-    Not exercised in this project's sandbox (no internet): only the local-file paths are tested.
+    Not exercised by the tests (they need no network): only the local-file paths are tested.
     """
     try:
         import datasets
