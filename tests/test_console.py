@@ -19,6 +19,7 @@ def test_progress_off_a_terminal_is_a_few_plain_lines():
     assert isinstance(bar, LineProgress)
     for _ in range(1000):
         bar.update(1)
+    bar.set_postfix_str("hotpotqa / heuristic")
     bar.set_postfix(f1="0.725")
     bar.close()
     bar.close()

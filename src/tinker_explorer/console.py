@@ -34,6 +34,12 @@ class LineProgress:
         self.t0 = self.last = time.monotonic()
         self.closed = disable  # a disabled bar prints nothing
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def __iter__(self):
         for x in self.iterable:
             yield x
@@ -42,6 +48,9 @@ class LineProgress:
 
     def set_postfix(self, **kw) -> None:
         self.postfix = ", ".join(f"{k}={v}" for k, v in kw.items())
+
+    def set_postfix_str(self, text: str) -> None:
+        self.postfix = text
 
     def update(self, n: int = 1) -> None:
         self.n += n
