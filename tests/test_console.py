@@ -33,7 +33,7 @@ def test_progress_lines_are_periodic_and_wrap_iterables():
     seen = list(LineProgress(range(3), desc="states", unit="task", file=out, interval_s=0.0))
     assert seen == [0, 1, 2]
     assert [line.split(" in ")[0] for line in out.getvalue().splitlines()] == [
-        "states: 1/3 task", "states: 2/3 task", "states: 3/3 task", "states: 3/3 task"]
+        "states: 1/3 task", "states: 2/3 task", "states: 3/3 task"]  # the last one once, at close
     quiet = io.StringIO()
     bar = tqdm(total=3, desc="x", file=quiet, disable=True)
     bar.update(3)

@@ -55,7 +55,8 @@ class LineProgress:
     def update(self, n: int = 1) -> None:
         self.n += n
         now = time.monotonic()
-        if not self.closed and now - self.last >= self.interval_s:
+        done = self.total is not None and self.n >= self.total  # close() prints the last line
+        if not self.closed and not done and now - self.last >= self.interval_s:
             self.last = now
             self._line()
 
