@@ -2,7 +2,7 @@
 
     python benchmarks/answer_forms.py [--tasks data_out/2wiki/train.jsonl]
 
-Two counts behind program.md's session-6 reading of the answer scorer's misses:
+Two counts behind docs/writeup.md's reading of the answer scorer's misses:
 
 1. "country of citizenship" questions whose gold paragraphs name the gold in two one-word forms
    sharing its first four letters (Sweden / Swedish, America / American): how often the gold is the

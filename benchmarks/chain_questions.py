@@ -1,4 +1,4 @@
-"""Tried and discarded (session 7): more compositional training questions from the evidence triples.
+"""Tried and discarded: more compositional training questions from the evidence triples.
 
     python benchmarks/chain_questions.py --name s7_chains --against runs/devlike/s6_relations.oracle.json
 

@@ -85,7 +85,7 @@ def set_threads(n: int) -> None:
 def evaluate(datasets: dict[str, list], specs: list[PolicySpec], budget: int = 2000, seed: int = 0,
              progress: bool = True) -> list[dict]:
     """One aggregate row per (dataset, policy), in dataset order; F1 paired against the heuristic."""
-    from tqdm import tqdm
+    from tinker_explorer.console import tqdm
 
     from tinker_explorer.env.explorer import EnvConfig
     from tinker_explorer.eval.metrics import paired_bootstrap

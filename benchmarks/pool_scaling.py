@@ -87,7 +87,7 @@ def machine() -> dict:
 
 def run(pools: dict[int, list], policies: dict, budget: int = 2000, seed: int = 0, repeats: int = 1,
         progress: bool = True) -> list[dict]:
-    from tqdm import tqdm
+    from tinker_explorer.console import tqdm
 
     from tinker_explorer.env.explorer import EnvConfig
     from tinker_explorer.eval.runner import run_episodes, summarize

@@ -2,7 +2,7 @@
 targets and answer during GRPO rollouts; trained on 2/3 of the tasks instead of 1/2 they are closer
 to the final answer scorer. On the dev-like split (benchmarks/devlike_holdout.py, seed 0) this read
 more on bridge-comparison questions: +0.014 F1 for +23 tokens. Does it hold over seeds, and does it
-stay under issue 4's 250-token bar?"""
+stay under the 250-token reading target?"""
 
 from dataclasses import replace
 

@@ -1,5 +1,5 @@
 """Leaf folds3_p00025: three answer folds (leaf folds3) with a dearer read, 0.00025 per token: can
-the extra F1 of three folds be kept under issue 4's 250-token bar?"""
+the extra F1 of three folds be kept under the 250-token reading target?"""
 
 from dataclasses import replace
 

@@ -1,6 +1,6 @@
 """Leaf shaped_p0001: the shaped reward at 0.0001 per token read, between pure F1 (0 per token, 309 tokens read)
-and the default 0.0002 (263): how much F1 does reading more buy, and does it stay under issue 4's
-250-token bar?"""
+and the default 0.0002 (263): how much F1 does reading more buy, and does it stay under the
+250-token reading target?"""
 
 from dataclasses import replace
 

@@ -87,3 +87,18 @@ def test_task_file_errors_name_file_and_line(tmp_path, task):
         load_tasks(p)
     with pytest.raises(TaskFileError, match="no such task file"):
         load_tasks(tmp_path / "missing.jsonl")
+
+
+def test_default_counts_keep_every_task_without_a_warning(wiki_dir, tmp_path, capsys):
+    out = tmp_path / "all"
+    assert main(["data", "build", "--source", "2wiki", "--input", str(wiki_dir), "--out", str(out)]) == 0
+    assert "asked for" not in capsys.readouterr().err  # the user asked for no count
+    assert len(load_tasks(out / "train.jsonl")) == 5 and len(load_tasks(out / "val.jsonl")) == 3
+    assert json.loads((out / "manifest.json").read_text())["notes"] == []
+
+
+def test_2wiki_records_under_another_source_name_the_dataset(wiki_dir, tmp_path, capsys):
+    assert main(["data", "build", "--source", "hotpotqa", "--input", str(wiki_dir), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "look like 2WikiMultiHopQA" in err and "--source 2wiki" in err
+    assert not (tmp_path / "o" / "train.jsonl").exists()

@@ -168,7 +168,21 @@ def test_2wiki_file_as_musique_is_a_clear_error(tmp_path: Path, capsys):
     f = write_jsonl(tmp_path / "train.jsonl", [twowiki])
     assert build("--source", "musique", "--input", str(f), "--out", str(tmp_path / "o")) == 2
     err = capsys.readouterr().err
-    assert str(f) in err and "paragraphs" in err and "--source" in err
+    assert str(f) in err and "look like 2WikiMultiHopQA" in err and "--source 2wiki" in err
+
+
+@pytest.mark.parametrize("source", ["2wiki", "musique"])
+def test_hotpotqa_files_under_another_source_name_the_dataset(source: str, hotpot_dir: Path, tmp_path: Path, capsys):
+    assert build("--source", source, "--input", str(hotpot_dir), "--out", str(tmp_path / "o")) == 2
+    err = capsys.readouterr().err
+    assert "look like HotpotQA" in err and "--source hotpotqa" in err
+
+
+def test_musique_files_as_2wiki_name_the_dataset(tmp_path: Path, capsys):
+    f = write_jsonl(tmp_path / "train.jsonl", [musique_record(k) for k in range(3)])
+    assert build("--source", "2wiki", "--input", str(f), "--out", str(tmp_path / "o")) == 2
+    err = capsys.readouterr().err
+    assert "look like MuSiQue" in err and "--source musique" in err
 
 
 # ---- pool padding ------------------------------------------------------------------------------

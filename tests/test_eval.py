@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from conftest import make_task
 from tinker_explorer.cli import main
 from tinker_explorer.data.schema import save_tasks
@@ -56,3 +58,36 @@ def test_inspect_prints_observation_then_gold(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.index("Question:") < out.index("=== gold") and "reward 1.000" in out
     assert main(["inspect", "--tasks", str(tf), "--id", "7"]) == 2
+
+
+def _result(policy, f1s, tokens):
+    rows = [{"task_id": f"t{i}", "f1": f, "em": float(f == 1.0), "tokens_read": t} for i, (f, t) in enumerate(zip(f1s, tokens))]
+    return {"policy": policy, "f1": sum(f1s) / len(f1s), "per_task": rows}
+
+
+def test_compare_counts_reading_fewer_tokens_as_a_win(tmp_path, capsys):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(_result("thrifty", [1, 1, 1], [50, 60, 300])))
+    b.write_text(json.dumps(_result("greedy", [1, 1, 1], [200, 200, 200])))
+    assert main(["eval", "--compare", str(a), str(b)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("tokens_read"))
+    assert "wins 2, losses 1" in line and "fewer is better" in line
+
+
+def test_inspect_stops_asking_for_an_action_once_the_episode_is_over(tmp_path, capsys):
+    tf = tmp_path / "tasks.jsonl"
+    save_tasks(_tasks(2), tf)
+    assert main(["inspect", "--tasks", str(tf), "--id", "1", "--step", "OPEN 1", "--step", "ANSWER: Kessa, Norland"]) == 0
+    out = capsys.readouterr().out
+    after_answer = out[out.index("'ANSWER: Kessa, Norland'"):]
+    assert "Reply with exactly one action" not in after_answer and "Episode over" in after_answer
+    assert out.count("Reply with exactly one action") == 2  # the start and after OPEN 1
+
+
+def test_eval_and_inspect_require_a_task_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "--policy", "random"]) == 2
+    assert "give --tasks FILE" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["inspect", "--id", "0"])
+    assert e.value.code == 2 and "--tasks" in capsys.readouterr().err

@@ -140,3 +140,12 @@ def test_leaves_finding_says_whether_the_lowest_training_reward_wins():
     assert "does not hold here" in text
     rows[1]["f1_mean"] = 0.75
     assert "holds here." in " ".join(leaves_finding(rows, "f1"))
+
+
+def test_report_without_out_writes_an_untracked_folder(tmp_path, inputs, monkeypatch):
+    _, heur, rand = inputs
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs" / "report").mkdir(parents=True)
+    assert main(["report", str(heur), str(rand)]) == 0
+    assert (tmp_path / "report_out" / "report.md").is_file()
+    assert list((tmp_path / "docs" / "report").iterdir()) == []

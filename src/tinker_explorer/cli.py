@@ -1,7 +1,7 @@
 """`tinker-explorer`: one command, with subcommands contributed by the subsystems.
 
 Each module in COMMAND_MODULES has ``register(subparsers)`` which adds its subcommands
-and sets ``func`` on them. A :class:`UserError` is printed as one line (exit 2), never a
+and sets ``func`` on them; every parser gets the shared help formatter. A :class:`UserError` is printed as one line (exit 2), never a
 traceback.
 """
 
@@ -12,12 +12,13 @@ import importlib
 import sys
 
 from tinker_explorer import __version__
+from tinker_explorer.console import use_help_formatter
 from tinker_explorer.errors import UserError
 
 COMMAND_MODULES = (
     "tinker_explorer.experiments.demo",  # demo: the offline main job
     "tinker_explorer.data.cli",  # data build, inspect
-    "tinker_explorer.eval.cli",  # eval, eval --compare, bench
+    "tinker_explorer.eval.cli",  # eval, eval --compare
     "tinker_explorer.train.cli",  # train sft, train grpo
     "tinker_explorer.report.cli",  # report, view
     "tinker_explorer.experiments.leaves",  # leaves run / summary
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         m.register(sub)
+    use_help_formatter(p)
     return p
 
 

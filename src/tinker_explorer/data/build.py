@@ -18,6 +18,8 @@ from tinker_explorer.data.schema import DEFAULT_PREVIEW_TOKENS, SCHEMA_VERSION, 
 from tinker_explorer.errors import UserError
 
 SOURCES = ("2wiki", "synthetic", "hotpotqa", "musique")
+SYNTHETIC_COUNTS = (5000, 200)  # train, val tasks generated when no count is given
+MUSIQUE_N_VAL = 200  # tasks drawn from MuSiQue's train file for validation when no dev file and no --n-val
 
 
 @dataclass(frozen=True)
@@ -25,15 +27,17 @@ class BuildConfig:
     source: str = "2wiki"
     out: str = "data_out/2wiki"
     input: str | None = None
-    n_train: int = 5000
-    n_val: int = 200
+    n_train: int | None = None  # None: every task (synthetic: SYNTHETIC_COUNTS)
+    n_val: int | None = None
     seed: int = 0
     preview_tokens: int = DEFAULT_PREVIEW_TOKENS
     pool_size: int | None = None  # synthetic: chunks per task; real data: pad pools with distractors
     hub_id: str | None = None
 
 
-def _select(tasks: list[Task], n: int, seed: int, split: str, notes: list[str]) -> list[Task]:
+def _select(tasks: list[Task], n: int | None, seed: int, split: str, notes: list[str]) -> list[Task]:
+    if n is None:  # nothing asked: every task, no note
+        return tasks
     if n >= len(tasks):
         if n > len(tasks):
             notes.append(f"{split}: asked for {n} tasks, {len(tasks)} exist; taking all {len(tasks)}")
@@ -46,7 +50,8 @@ def _select(tasks: list[Task], n: int, seed: int, split: str, notes: list[str]) 
 def _load(cfg: BuildConfig, notes: list[str]) -> dict[str, list[Task]]:
     if cfg.source == "synthetic":
         from tinker_explorer.data.synthetic import generate_splits
-        return generate_splits(n_train=cfg.n_train, n_val=cfg.n_val, pool_size=cfg.pool_size or 10,
+        n_train, n_val = (d if n is None else n for n, d in zip((cfg.n_train, cfg.n_val), SYNTHETIC_COUNTS))
+        return generate_splits(n_train=n_train, n_val=n_val, pool_size=cfg.pool_size or 10,
                                seed=cfg.seed, preview_tokens=cfg.preview_tokens)
     if cfg.source == "2wiki":
         from tinker_explorer.data import twowiki
@@ -56,7 +61,8 @@ def _load(cfg: BuildConfig, notes: list[str]) -> dict[str, list[Task]]:
         return hotpotqa.load_splits(cfg.input, cfg.preview_tokens, **({"hub_id": cfg.hub_id} if cfg.hub_id else {}))
     if cfg.source == "musique":
         from tinker_explorer.data import musique
-        return musique.load_splits(cfg.input, cfg.preview_tokens, seed=cfg.seed, n_val=cfg.n_val, notes=notes,
+        return musique.load_splits(cfg.input, cfg.preview_tokens, seed=cfg.seed,
+                                   n_val=MUSIQUE_N_VAL if cfg.n_val is None else cfg.n_val, notes=notes,
                                    **({"hub_id": cfg.hub_id} if cfg.hub_id else {}))
     raise UserError(f"unknown source {cfg.source!r}; choose one of {', '.join(SOURCES)}")
 
@@ -67,7 +73,7 @@ def sha256(path: Path) -> str:
 
 def build(cfg: BuildConfig) -> dict:
     """Build the task files; returns the manifest (also written to ``out/manifest.json``)."""
-    if cfg.n_train < 0 or cfg.n_val < 0:
+    if any(n is not None and n < 0 for n in (cfg.n_train, cfg.n_val)):
         raise UserError("--n-train and --n-val must be >= 0")
     if cfg.preview_tokens < 0:
         raise UserError("--preview-tokens must be >= 0")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinker_explorer.data.official import column_pairs, find_split_files, hub_download, read_records, require_fields
+from tinker_explorer.data.official import check_source, column_pairs, find_split_files, hub_download, read_records, require_fields
 from tinker_explorer.data.schema import DEFAULT_PREVIEW_TOKENS, Chunk, Task
 from tinker_explorer.errors import UserError
 
@@ -20,6 +20,9 @@ HUB_ID = "hotpotqa/hotpot_qa"  # formerly `hotpot_qa`; config "distractor"; over
 HUB_CONFIG = "distractor"
 
 
+def _checked(recs: list[dict], where: str) -> list[dict]:
+    check_source(recs, "hotpotqa", where)
+    return recs
 
 
 def record_to_task(rec: dict, preview_tokens: int = DEFAULT_PREVIEW_TOKENS, where: str = "") -> Task:
@@ -50,9 +53,10 @@ def load_splits(input_path: str | Path | None, preview_tokens: int, hub_id: str 
     ``hotpot_dev_distractor_v1.json``) or ``train*``/``dev*`` files.
     """
     if input_path is None:
-        return {s: [record_to_task(r, preview_tokens, f"{hub_id}:{s}") for r in recs]
+        return {s: [record_to_task(r, preview_tokens, f"{hub_id}:{s}") for r in _checked(recs, f"{hub_id}:{s}")]
                 for s, recs in hub_download(hub_id, HUB_CONFIG).items()}
     out: dict[str, list[Task]] = {}
     for split, path in find_split_files(input_path).items():
-        out[split] = [record_to_task(r, preview_tokens, f"{path}:{k + 1}") for k, r in enumerate(read_records(path))]
+        recs = _checked(read_records(path), str(path))
+        out[split] = [record_to_task(r, preview_tokens, f"{path}:{k + 1}") for k, r in enumerate(recs)]
     return out

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinker_explorer.data.official import find_split_files, hub_download, read_records, require_fields
+from tinker_explorer.data.official import check_source, find_split_files, hub_download, read_records, require_fields
 from tinker_explorer.data.schema import DEFAULT_PREVIEW_TOKENS, Chunk, Task
 from tinker_explorer.errors import UserError
 
@@ -84,6 +84,8 @@ def load_splits(input_path: str | Path | None, preview_tokens: int, seed: int, n
         raw = {s: (f"{hub_id}:{s}", recs) for s, recs in hub_download(hub_id).items()}
     else:
         raw = {s: (str(path), read_records(path)) for s, path in find_split_files(input_path).items()}
+    for where, recs in raw.values():
+        check_source(recs, "musique", where)
     out = {s: _tasks(recs, preview_tokens, where, s, notes) for s, (where, recs) in raw.items()}
     if "dev" not in out and "train" in out and n_val > 0:
         out["train"], out["dev"] = draw_val(out["train"], n_val, seed)

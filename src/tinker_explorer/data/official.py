@@ -72,6 +72,44 @@ def require_fields(rec: dict, fields: tuple[str, ...], where: str) -> None:
         raise UserError(f"{where}: record lacks field(s) {', '.join(missing)}; is this the right --source?")
 
 
+SOURCE_NAMES = {"2wiki": "2WikiMultiHopQA", "hotpotqa": "HotpotQA", "musique": "MuSiQue"}
+TWOWIKI_ONLY_TYPES = {"compositional", "inference", "bridge_comparison"}
+
+
+def guess_source(rec: dict) -> tuple[str | None, str]:
+    """(source, the sign it was told by) for one official record, or (None, "") when it cannot tell.
+
+    2WikiMultiHopQA and HotpotQA share ``_id/question/context/supporting_facts/answer``; 2Wiki
+    alone has ``evidences`` and the types compositional/inference/bridge_comparison, HotpotQA
+    alone has ``level`` and the type bridge. MuSiQue has ``id`` and ``paragraphs`` instead.
+    """
+    if "paragraphs" in rec and "context" not in rec:
+        return "musique", "`paragraphs` instead of `context`"
+    if "evidences" in rec:
+        return "2wiki", "an `evidences` field"
+    kind = rec.get("type")
+    if kind in TWOWIKI_ONLY_TYPES:
+        return "2wiki", f"type {kind!r}"
+    if "level" in rec:
+        return "hotpotqa", "a `level` field"
+    if kind == "bridge":
+        return "hotpotqa", "type 'bridge'"
+    return None, ""
+
+
+def check_source(records: list[dict], source: str, where: str, sample: int = 20) -> None:
+    """Refuse records that look like another dataset than ``source`` (judged on the first ``sample``)."""
+    votes: dict[str, str] = {}
+    for rec in records[:sample]:
+        guess, sign = guess_source(rec)
+        if guess:
+            votes.setdefault(guess, sign)
+    if votes and source not in votes:
+        other, sign = next(iter(votes.items()))
+        raise UserError(f"{where}: these records look like {SOURCE_NAMES[other]} ({sign}), not "
+                        f"{SOURCE_NAMES[source]}; use --source {other}")
+
+
 def column_pairs(x, a: str, b: str) -> list:
     """``[[a, b], ...]`` from the official layout, or from the hub's columnar ``{a: [...], b: [...]}``."""
     if isinstance(x, dict):
@@ -82,7 +120,7 @@ def column_pairs(x, a: str, b: str) -> list:
 def hub_download(hub_id: str, config: str | None = None) -> dict[str, list[dict]]:
     """Records per split ("train", "dev") from the Hugging Face hub via `datasets`.
 
-    Not exercised in this project's sandbox (no internet): only the local-file paths are tested.
+    Not exercised by the tests (they need no network): only the local-file paths are tested.
     """
     try:
         import datasets

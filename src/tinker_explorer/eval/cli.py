@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
+from tinker_explorer.console import HelpFormatter
 from tinker_explorer.errors import UserError
 
+LOWER_IS_BETTER = {"tokens_read"}  # for these metrics a task "won" is one where A reads fewer tokens than B
 COLUMNS = (("f1", "F1"), ("em", "EM"), ("answer_rate", "answered"), ("avg_opens", "opens"),
            ("avg_tokens_read", "tokens read"))
 
 
 def register(sub) -> None:
     e = sub.add_parser("eval", help="evaluate a policy (or compare two eval JSONs)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=HelpFormatter,
                        description="Run a policy on tasks, print a table, write JSON with per-task rows. "
                                    "With --compare A.json B.json: paired bootstrap comparison of two results.")
     e.add_argument("--policy", default="heuristic", help="random | heuristic | compact | llm")
-    e.add_argument("--tasks", default="data_out/synthetic/val.jsonl", help="task file")
+    e.add_argument("--tasks", help="task file written by `data build`, e.g. data_out/2wiki/val.jsonl (required "
+                                   "unless --compare)")
     e.add_argument("--n-tasks", type=int, default=200, help="first N tasks of the file")
     e.add_argument("--budget", type=int, default=2000, help="reading budget (tokens)")
-    e.add_argument("--max-steps", type=int, default=10)
+    e.add_argument("--max-steps", type=int, default=10, help="steps per episode before it ends unanswered")
     e.add_argument("--reward", default="f1", help="reward reported per episode: f1 | em | shaped")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=int, default=0, help="seed of the policies' sampling")
     e.add_argument("--json", dest="json_out", help="write the result JSON here")
     e.add_argument("--trajectories", help="write every episode (JSONL) here")
     e.add_argument("--checkpoint", help="compact: checkpoint file or run dir; llm: adapter/state path")
@@ -107,14 +109,19 @@ def cmd_eval(args) -> int:
         print(format_table([a, b]))
         for metric in ("f1", "em", "tokens_read"):
             c = compare(a, b, metric)
+            wins, losses = (c["losses"], c["wins"]) if metric in LOWER_IS_BETTER else (c["wins"], c["losses"])
+            better = " (fewer is better)" if metric in LOWER_IS_BETTER else ""
             print(f"{metric:12s} {a.get('policy')} - {b.get('policy')}: {c['diff']:+.3f}  "
-                  f"95% CI [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]  (n={c['n']}, wins {c['wins']}, "
-                  f"losses {c['losses']}, ties {c['ties']})")
+                  f"95% CI [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]  (n={c['n']}, wins {wins}, "
+                  f"losses {losses}, ties {c['ties']}){better}")
         return 0
     from tinker_explorer.data.schema import load_tasks
     from tinker_explorer.env import EnvConfig, RewardConfig
     from tinker_explorer.eval.runner import run_episodes, summarize
     from tinker_explorer.policies import get_policy
+    if not args.tasks:
+        raise UserError("give --tasks FILE: a task file written by `tinker-explorer data build` "
+                        "(e.g. data_out/2wiki/val.jsonl)")
     if args.n_tasks <= 0:
         raise UserError("--n-tasks must be positive")
     tasks = load_tasks(args.tasks, limit=args.n_tasks)

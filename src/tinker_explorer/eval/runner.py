@@ -140,7 +140,7 @@ def run_episodes(policy: Policy, tasks: Sequence[Task], env_config: EnvConfig | 
     name = getattr(policy, "name", "policy")
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         bar = tqdm(total=len(tasks), desc=f"eval {name}", unit="task")
     eps = run_lockstep(policy_actor(policy), tasks, env_config, seed=seed, batch_size=batch_size,
                        on_done=(lambda e: bar.update(1)) if bar is not None else None)

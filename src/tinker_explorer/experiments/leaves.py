@@ -387,7 +387,7 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
 
 def register(sub) -> None:
     p = sub.add_parser("leaves", help="ablation harness: run leaves, summarise the ledger",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description="Train and evaluate ablation leaves (one file each in leaves/) on a fixed harness; the ledger is leaves/results.tsv (see leaves/README.md).")
     lsub = p.add_subparsers(dest="leaves_command", metavar="ACTION", required=True)
     r = lsub.add_parser("run", help="train + evaluate a leaf (one ledger row per seed)")
     r.add_argument("leaf", help="name of a file leaves/<LEAF>.py")

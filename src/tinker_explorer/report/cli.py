@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 from pathlib import Path
 
+from tinker_explorer.console import HelpFormatter
 from tinker_explorer.errors import UserError
+
+DEFAULT_OUT = "report_out"  # untracked: a report never overwrites files in the repository unasked
 
 
 def register(sub) -> None:
     r = sub.add_parser("report", help="PNG plots + report.md from run dirs and eval JSONs",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=HelpFormatter,
                        description="Write training curves per run, a results table with bootstrap CIs, a "
                                    "per-question-type breakdown, paired comparisons against the heuristic and an "
                                    "accuracy-vs-reading-cost plot, all linked from OUT/report.md.")
     r.add_argument("inputs", nargs="*", metavar="RUN_DIR_OR_EVAL_JSON",
                    help="run directories and eval result JSONs (default: every run directory under runs/)")
-    r.add_argument("--out", default="docs/report", help="output directory")
+    r.add_argument("--out", default=DEFAULT_OUT, help="output directory (git-ignored by default)")
     r.add_argument("--leaves", default="leaves", metavar="DIR",
                    help="ablation folder whose results.tsv ledger gets a section (skipped when absent; '' = off)")
     r.set_defaults(func=cmd_report)
 
     v = sub.add_parser("view", help="one static HTML page to browse trajectories",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=HelpFormatter,
                        description="Build a self-contained HTML page (no network needed to view it) from JSONL "
                                    "files written by `tinker-explorer eval --trajectories`: filters, chunk pools "
                                    "with gold marks, opening order and cost, notes, answers, side-by-side policies.")

@@ -153,7 +153,7 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         bar = tqdm(total=cfg.steps, initial=start, desc="grpo", unit="step")
     for step in range(start, end):
         rng = np.random.default_rng([cfg.seed, step])

@@ -107,7 +107,7 @@ def run_sft(cfg: SFTConfig, tasks: Sequence[Task] | None = None, demo: Policy | 
     step = 0
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         bar = tqdm(total=cfg.epochs * n_batches, desc="sft", unit="step")
     for epoch in range(cfg.epochs):
         order = rng.permutation(len(datums))

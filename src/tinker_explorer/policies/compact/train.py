@@ -149,7 +149,7 @@ def oracle_states(policy: CompactPolicy, tasks: Sequence[Task], budget: int, max
     out = []
     it = tasks
     if progress:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         it = tqdm(tasks, desc="warm start: oracle states", unit="task")
     for ti, task in enumerate(it):
         env = ExplorerEnv(EnvConfig(budget=budget, max_steps=max_steps))
@@ -204,7 +204,7 @@ def fit_answer(policy: CompactPolicy, states: Sequence[OracleState], epochs: int
     n_batches = (len(usable) + bs - 1) // bs
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         bar = tqdm(total=epochs * n_batches, desc=desc, unit="batch")
     # SGD with iterate averaging over the later epochs: plain SGD moves frequent, general features
     # (context, shape, agreement with the heuristic) more than rare ones (it memorises less than
@@ -548,7 +548,7 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
     previous = last["path"] if last is not None and last.get("kind") in ("rolling", "final") else None
     bar = None
     if progress and start_step <= steps:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         bar = tqdm(total=steps, initial=start_step - 1, desc="GRPO compact", unit="step")
     step, stopped = start_step - 1, None
     for step in range(start_step, steps + 1):

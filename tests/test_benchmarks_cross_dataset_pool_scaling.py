@@ -1,4 +1,4 @@
-"""Issue 6 benchmarks (benchmarks/cross_dataset.py, benchmarks/pool_scaling.py): the policy-spec
+"""Cross-dataset and pool-scaling benchmarks (benchmarks/cross_dataset.py, benchmarks/pool_scaling.py): the policy-spec
 parser, the log-log slope fit, the timing proxy, and tiny end-to-end runs on made-up tasks (seconds)."""
 
 from __future__ import annotations
