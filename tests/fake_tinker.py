@@ -37,6 +37,11 @@ class Result:
         self.__dict__.update(kw)
 
 
+def failed(message: str) -> tinker.RequestFailedError:
+    """A request that completed in a failed state, as ``future.result()`` raises it."""
+    return tinker.RequestFailedError(message, "req-1", tinker.types.RequestErrorCategory.User)
+
+
 def _tensor(xs):
     return tinker.types.TensorData(data=[float(x) for x in xs], dtype="float32", shape=[len(xs)])
 
@@ -86,7 +91,7 @@ class FakeTraining:
     def save_state(self, name, ttl_seconds=None, overwrite=False, user_metadata=None):
         self.log.append(("call", "save_state", name, ttl_seconds, overwrite))
         if name in self.saved and not overwrite:
-            return FakeFuture(self.log, "save_state", tinker.RequestFailedError(f"checkpoint {name} exists"))
+            return FakeFuture(self.log, "save_state", failed(f"checkpoint {name} exists"))
         self.saved.add(name)
         path = f"tinker://{self.model_id}/weights/{name}"
         self.service.states[path] = self.steps
@@ -166,7 +171,7 @@ class FakeService:
     def _from_state(self, path, name):
         self.log.append(("call", name, path))
         if path not in self.states and not any(path in s.states for s in FakeService.instances):
-            return FakeFuture(self.log, "training", tinker.RequestFailedError(f"checkpoint not found: {path}"))
+            return FakeFuture(self.log, "training", failed(f"checkpoint not found: {path}"))
         t = self._new()
         t.steps = self.states.get(path, 0)
         return FakeFuture(self.log, "training", t)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -115,6 +116,31 @@ class TinkerEngine:
         except OSError:
             return False
 
+    def _submit(self, submit: Callable, deadline: float, what: str):
+        """Submit; the first submission opens the SDK's session, which blocks and retries for minutes
+        on a dead endpoint, so it runs in a daemon thread that is abandoned when the endpoint is down."""
+        if self._contacted:
+            return submit()
+        box: dict = {}
+
+        def run():
+            try:
+                box["value"] = submit()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                box["error"] = e
+        th = threading.Thread(target=run, daemon=True, name="tinker-connect")
+        th.start()
+        th.join(min(self.connect_timeout_s, max(deadline - time.monotonic(), 0.0)))
+        if th.is_alive() and self._reachable():
+            th.join(max(deadline - time.monotonic(), 0.0))
+        if th.is_alive():
+            raise UserError(f"cannot {what}: {self._where()} did not answer within "
+                            f"{self.connect_timeout_s:.0f} s (check --base-url / TINKER_BASE_URL)")
+        if "error" in box:
+            raise box["error"]
+        self._contacted = True
+        return box["value"]
+
     def _wait(self, fut, deadline: float, what: str):
         """``fut.result()`` until ``deadline``; the first contact gives up early on a dead endpoint."""
         if not (hasattr(fut, "result") and callable(fut.result)):
@@ -145,7 +171,7 @@ class TinkerEngine:
         delay = 1.0
         while True:
             try:
-                return self._wait(submit(), deadline, what)
+                return self._wait(self._submit(submit, deadline, what), deadline, what)
             except tinker.AuthenticationError:
                 raise UserError(f"{self._where()} rejected the API key (TINKER_API_KEY)") from None
             except transient as e:
