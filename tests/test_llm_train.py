@@ -174,6 +174,9 @@ def test_grpo_resume_repeats_the_next_step_exactly(sft_run, tmp_path):
         assert resumed[2].get(key) == pytest.approx(full[2].get(key), rel=1e-5), key
     ckpts = [json.loads(x) for x in (tmp_path / "a" / "checkpoints.jsonl").read_text().splitlines()]
     assert [c["kind"] for c in ckpts] == ["rolling", "kept", "kept"]
+    # paths relative to the run folder, and the last step's row is the run's final one
+    assert [c["path"] for c in ckpts] == [f"checkpoints/step_00000{k}" for k in range(3)]
+    assert ckpts[-1]["name"] == "final" and ckpts[-1]["sampler_path"] == "checkpoints/step_000002"
     assert not (tmp_path / "a" / "checkpoints" / "step_000000").exists()  # rolling one pruned
     assert (tmp_path / "a" / "reward_curve.png").stat().st_size > 1000
     keys = {"reward_mean", "reward_std", "f1", "em", "answer_rate", "avg_opens", "avg_tokens_read",

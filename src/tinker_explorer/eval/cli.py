@@ -47,6 +47,19 @@ def policy_kwargs(args) -> dict:
     return {}
 
 
+def checkpoint_used(args) -> str | None:
+    """Which checkpoint ``--checkpoint`` names (a run folder: its ``final`` row), printed and recorded
+    in the result, so a result always says what it evaluated."""
+    if not args.checkpoint or args.policy not in ("compact", "llm"):
+        return None
+    from tinker_explorer.train.records import resolve_checkpoint
+    ck = resolve_checkpoint(args.checkpoint)
+    used = ck.pick("sampler" if args.policy == "llm" else "state")
+    where = f" ({ck.name} checkpoint of {ck.run_dir}, step {ck.step})" if ck.run_dir else ""
+    print(f"checkpoint: {used}{where}", file=sys.stderr)
+    return used
+
+
 def format_table(rows: list[dict], name_key: str = "policy") -> str:
     head = [name_key] + [h for _, h in COLUMNS] + ["F1 95% CI"]
     body = []
@@ -109,6 +122,7 @@ def cmd_eval(args) -> int:
         raise UserError(f"{args.tasks}: no tasks")
     if len(tasks) < args.n_tasks:
         print(f"note: {args.tasks} has {len(tasks)} tasks; evaluating all of them", file=sys.stderr)
+    used = checkpoint_used(args)
     policy = get_policy(args.policy, **policy_kwargs(args))
     cfg = EnvConfig(budget=args.budget, max_steps=args.max_steps, reward=RewardConfig(name=args.reward),
                     honest_status=not args.dishonest_status)
@@ -119,7 +133,7 @@ def cmd_eval(args) -> int:
     n_steps = sum(len(t.steps) for t in trajs)
     res = summarize(trajs, policy=policy.name, extra={
         "tasks_file": str(args.tasks), "budget": args.budget, "max_steps": args.max_steps, "seed": args.seed,
-        "reward_name": args.reward, "checkpoint": args.checkpoint, "seconds": secs,
+        "reward_name": args.reward, "checkpoint": args.checkpoint, "checkpoint_used": used, "seconds": secs,
         "env_steps_per_sec": n_steps / secs if secs > 0 else None})
     print(format_table([res]))
     print(f"{len(trajs)} tasks, {n_steps} env steps in {secs:.2f} s ({res['env_steps_per_sec']:.0f} steps/s)")

@@ -96,24 +96,36 @@ class LLMPolicy:
 
 
 def resolve_checkpoint(checkpoint: str | None, want: str = "sampler") -> tuple[str | None, dict]:
-    """A run directory -> its last checkpoint (``want="sampler"``: the weights-only export, for
-    evaluation; ``"state"``: weights + optimizer, to train on); a folder -> (path, engine.json)."""
+    """A checkpoint spec -> (path or URI, metadata). A run folder gives its ``final`` row
+    (``want="sampler"``: the weights-only export, for evaluation; ``"state"``: weights + optimizer,
+    to train on); the metadata is the folder's engine.json plus the run's prompt and base model."""
     if not checkpoint:
         return None, {}
-    p = Path(checkpoint)
-    if (p / "checkpoints.jsonl").is_file():
-        from tinker_explorer.train.records import final_checkpoint
-        row = final_checkpoint(p)
-        checkpoint = (row.get("sampler_path") if want == "sampler" else None) or row["path"]
-        p = Path(checkpoint)
+    from tinker_explorer.train.records import is_uri
+    from tinker_explorer.train.records import resolve_checkpoint as resolve
+    ck = resolve(checkpoint)
+    path = ck.pick(want)
+    if is_uri(path):
+        return path, _run_meta(ck.run_dir) if ck.run_dir else {}
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{path}: checkpoint folder is missing (recorded in {ck.run_dir}/checkpoints.jsonl)")
     meta = json.loads((p / "engine.json").read_text()) if (p / "engine.json").is_file() else {}
-    run_cfg = p.parent.parent / "config.json"  # <run>/checkpoints/<name>: the prompt it was trained with
-    if run_cfg.is_file():
-        cfg = json.loads(run_cfg.read_text())
-        meta.update({k: cfg[k] for k in ("system_prompt",) if k in cfg})
-    if not checkpoint.startswith("tinker://") and not p.exists():
-        raise UserError(f"{checkpoint}: no such checkpoint")
-    return checkpoint, meta
+    # <run>/checkpoints/<name>: the run that trained it says which prompt it was trained with
+    for k, v in _run_meta(ck.run_dir or p.parent.parent).items():
+        meta.setdefault(k, v)
+    return path, meta
+
+
+def _run_meta(run_dir: Path) -> dict:
+    cfg_path = Path(run_dir) / "config.json"
+    if not cfg_path.is_file():
+        return {}
+    cfg = json.loads(cfg_path.read_text())
+    out = {k: cfg[k] for k in ("system_prompt",) if cfg.get(k) is not None}
+    if cfg.get("base_model"):
+        out["base_model"] = cfg["base_model"]
+    return out
 
 
 def load_llm_policy(engine: str = "local", model: str | None = None, checkpoint: str | None = None,

@@ -33,7 +33,7 @@ from tinker_explorer.env.rewards import RewardConfig
 from tinker_explorer.errors import UserError
 from tinker_explorer.policies.llm import LLMPolicy, resolve_checkpoint
 from tinker_explorer.train.advantages import grpo_advantages
-from tinker_explorer.train.records import RunRecords
+from tinker_explorer.train.records import FINAL, RunRecords
 from tinker_explorer.train.rollouts import episode_datums, episode_stats, rollout, turn_seed
 
 
@@ -128,11 +128,12 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
         engine.save_dir = Path(cfg.run_dir) / "checkpoints"
     rolling: str | None = None  # the previous rolling checkpoint, deleted once the next is saved
     if last:
-        engine.load_state(last["path"])
+        last_path = records.resolve(last["path"])
+        engine.load_state(last_path)
         engine.refresh_sampler()
         start = last["step"] + 1
-        rolling = last["path"] if last.get("kind") == "rolling" else None
-        print(f"grpo: resumed from {last['path']} (step {last['step']})")
+        rolling = last_path if last.get("kind") == "rolling" else None
+        print(f"grpo: resumed from {last_path} (step {last['step']})")
     policy = LLMPolicy(engine, max_tokens=cfg.max_tokens, temperature=cfg.temperature,
                        system_prompt=cfg.system_prompt)
     env_cfg = EnvConfig(budget=cfg.budget, max_steps=cfg.max_steps, reward=RewardConfig(cfg.reward))
@@ -180,7 +181,8 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
             # the tinker engine exports weights-only sampler files; a local state folder already is one
             extra["sampler_path"] = engine.save_sampler_weights(name + "_sampler") if is_tinker else path
         records.log_metrics(step, m)
-        records.log_checkpoint(step, name, path, **extra)
+        # the last step's row is the run's "final" one: what `eval --checkpoint RUN` and `--init RUN` load
+        records.log_checkpoint(step, FINAL if step == cfg.steps - 1 else name, path, **extra)
         if rolling and not is_tinker and Path(rolling).is_dir():
             shutil.rmtree(rolling, ignore_errors=True)
         rolling = None if keep else path

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, is_dataclass
+import re
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,18 @@ class RunRecords:
         self._append(self.metrics_path, {"step": int(step), **metrics})
 
     def log_checkpoint(self, step: int, name: str, path: str, **extra) -> None:
-        self._append(self.ckpt_path, {"name": name, "step": int(step), "path": str(path), **extra})
+        """One checkpoint line; local paths (``path`` and any ``*_path`` extra) are stored relative
+        to the run folder, so a moved or copied run still resolves; URIs are stored as given."""
+        extra = {k: (self.relative(v) if k.endswith("_path") and v is not None else v) for k, v in extra.items()}
+        self._append(self.ckpt_path, {"name": name, "step": int(step), "path": self.relative(path), **extra})
+
+    def relative(self, path: str | os.PathLike) -> str:
+        """``path`` relative to the run folder when it lies inside it; URIs and outside paths unchanged."""
+        return relative_to_run(self.dir, path)
+
+    def resolve(self, stored: str) -> str:
+        """A stored checkpoint path as a usable one (see :func:`resolve_stored`)."""
+        return resolve_stored(self.dir, stored)
 
     def metrics(self) -> list[dict]:
         return _read_lines(self.metrics_path)
@@ -88,14 +100,82 @@ class RunRecords:
         return c[-1] if c else None
 
 
-def final_checkpoint(path: str | Path) -> dict:
-    """Resolve a run directory to its last checkpoint entry (used by `eval --checkpoint RUN_DIR`)."""
-    p = Path(path)
-    rows = _read_lines(p / "checkpoints.jsonl")
+FINAL = "final"  # the name of the checkpoint row a finished run ends with
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_uri(path: str | os.PathLike) -> bool:
+    """``tinker://...`` and other scheme-qualified locations: opaque strings, never ``Path`` objects
+    (``Path("tinker://a/b")`` collapses the double slash and breaks the URI)."""
+    return isinstance(path, str) and bool(_URI.match(path))
+
+
+def relative_to_run(run_dir: str | Path, path: str | os.PathLike) -> str:
+    if is_uri(path):
+        return str(path)
+    absolute = os.path.abspath(path)
+    root = os.path.abspath(run_dir)
+    if os.path.commonpath([absolute, root]) == root:
+        return Path(os.path.relpath(absolute, root)).as_posix()
+    return absolute
+
+
+def resolve_stored(run_dir: str | Path, stored: str) -> str:
+    """A path from ``checkpoints.jsonl``: URIs and absolute paths as they are, relative ones against
+    the run folder. Rows written before paths were run-relative held working-directory-relative
+    paths; such a path is used when only it exists."""
+    if is_uri(stored) or os.path.isabs(stored):
+        return stored
+    inside = Path(run_dir) / stored
+    if not inside.exists() and Path(stored).exists():
+        return stored
+    return str(inside)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A resolved checkpoint: ``path`` (weights + optimizer, or the compact file) and ``sampler_path``
+    (weights only, where the trainer exported one) are usable as they are: local paths or URIs."""
+
+    path: str
+    name: str | None = None
+    step: int | None = None
+    sampler_path: str | None = None
+    run_dir: Path | None = None
+    row: dict | None = None
+
+    def pick(self, want: str = "state") -> str:
+        """``"sampler"``: the weights-only export when there is one; ``"state"``: the full state."""
+        return (self.sampler_path if want == "sampler" else None) or self.path
+
+
+def final_checkpoint(run_dir: str | Path) -> Checkpoint:
+    """A run folder's ``final`` checkpoint. A run without one (interrupted, or still running) is
+    refused: evaluating or training on a warm start or an intermediate checkpoint must be asked for
+    by its path, which the message gives."""
+    run = Path(run_dir)
+    rows = _read_lines(run / "checkpoints.jsonl")
     if not rows:
-        raise UserError(f"{p}: no checkpoints.jsonl entries; is this a finished run directory?")
-    row = dict(rows[-1])
-    cp = Path(row["path"])
-    if not cp.is_absolute() and not cp.exists():
-        row["path"] = str(p / cp)
-    return row
+        raise UserError(f"{run}: no checkpoints recorded in checkpoints.jsonl, so there is nothing to load")
+    last = rows[-1]
+    if last.get("name") != FINAL:  # interrupted, still running, or being extended with --resume
+        raise UserError(f"{run} has no final checkpoint (the run stopped after its {last.get('name')!r} checkpoint "
+                        f"at step {last.get('step')}); finish it with --resume, or pass that checkpoint itself: "
+                        f"{resolve_stored(run, last['path'])}")
+    row = last
+    sampler = row.get("sampler_path")
+    return Checkpoint(path=resolve_stored(run, row["path"]), name=row.get("name"), step=row.get("step"),
+                      sampler_path=resolve_stored(run, sampler) if sampler else None, run_dir=run, row=dict(row))
+
+
+def resolve_checkpoint(spec: str | os.PathLike) -> Checkpoint:
+    """The one checkpoint resolver of every trainer and loader: a URI (kept as given), a run folder
+    (its ``final`` row, see :func:`final_checkpoint`), or a checkpoint file/folder itself."""
+    if is_uri(spec):
+        return Checkpoint(path=str(spec))
+    p = Path(spec)
+    if (p / "checkpoints.jsonl").is_file():
+        return final_checkpoint(p)
+    if not p.exists():
+        raise UserError(f"{spec}: no such checkpoint, checkpoint folder or run folder")
+    return Checkpoint(path=str(p))

@@ -1,7 +1,7 @@
 """The compact learned policy: a tiny open/stop scorer + a hashed-feature answer scorer (torch, CPU).
 
-``load_compact_policy(checkpoint)`` accepts a checkpoint file or a run directory (its final
-checkpoint, via :func:`tinker_explorer.train.records.final_checkpoint`). Training lives in
+``load_compact_policy(checkpoint)`` accepts a checkpoint file or a run directory (its
+``final`` checkpoint, via :func:`tinker_explorer.train.records.resolve_checkpoint`). Training lives in
 :mod:`tinker_explorer.policies.compact.train` (warm start + GRPO).
 """
 
@@ -13,14 +13,16 @@ from tinker_explorer.errors import UserError
 
 
 def resolve_checkpoint(checkpoint: str | Path) -> Path:
-    p = Path(checkpoint)
-    if p.is_dir():
-        from tinker_explorer.train.records import final_checkpoint
-        row = final_checkpoint(p)
-        cp = Path(row["path"])
-        return cp if cp.is_file() else p / cp.name
+    """A checkpoint file, or a run folder's ``final`` checkpoint (the shared resolver's rules)."""
+    from tinker_explorer.train.records import is_uri
+    from tinker_explorer.train.records import resolve_checkpoint as resolve
+    if is_uri(str(checkpoint)):
+        raise UserError(f"{checkpoint}: the compact policy loads local checkpoint files, not URIs")
+    ck = resolve(str(checkpoint))
+    p = Path(ck.path)
     if not p.is_file():
-        raise UserError(f"{p}: no such compact checkpoint file or run directory")
+        where = f" (recorded in {ck.run_dir}/checkpoints.jsonl)" if ck.run_dir else ""
+        raise UserError(f"{p}: no such compact checkpoint file{where}")
     return p
 
 

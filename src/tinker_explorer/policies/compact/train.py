@@ -480,7 +480,7 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
     last = rec.last_checkpoint() if resume else None
     fold_nets: list[AnswerScorer] = []
     if last is not None:
-        policy = CompactPolicy.load(_resolve(run_dir, last["path"]))
+        policy = CompactPolicy.load(rec.resolve(last["path"]))
         start_step = int(last["step"]) + 1
         elapsed_before = float(last.get("elapsed_s", 0.0))
         fold_nets = load_fold_nets(run_dir)
@@ -492,7 +492,7 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
         fold_nets = load_fold_nets(src)
         save_fold_nets(run_dir, fold_nets)
         path = policy.save(run_dir / "warm.pt")
-        rec.log_checkpoint(0, "warm", path.name, elapsed_s=time.perf_counter() - t_start)
+        rec.log_checkpoint(0, "warm", path, elapsed_s=time.perf_counter() - t_start)
     else:
         policy = new_policy(build_lexicon(train_tasks), build_qvocab(train_tasks), build_ctxvocab(train_tasks),
                             cfg.hidden, cfg.seed, use_heuristic=cfg.heuristic_features, parser=cfg.parser)
@@ -504,7 +504,7 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
             m["seconds"] = time.perf_counter() - t_start
             rec.log_metrics(0, {"stage": "warm", **m})
         path = policy.save(run_dir / "warm.pt")
-        rec.log_checkpoint(0, "warm", path.name, elapsed_s=time.perf_counter() - t_start)
+        rec.log_checkpoint(0, "warm", path, elapsed_s=time.perf_counter() - t_start)
     opt = torch.optim.Adam(policy.chunk_net.parameters(), lr=cfg.lr)
     opt_path = run_dir / "optimizer.pt"
     if last is not None and opt_path.exists() and last["name"] != "warm":
@@ -532,14 +532,14 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
         if step % cfg.eval_every == 0 and not is_last:
             path = policy.save(run_dir / "latest.pt")
             torch.save(opt.state_dict(), opt_path)
-            rec.log_checkpoint(step, "latest", path.name, elapsed_s=elapsed)
+            rec.log_checkpoint(step, "latest", path, elapsed_s=elapsed)
         if out_of_time:
             break
     if bar is not None:
         bar.close()
     path = policy.save(run_dir / "final.pt")
     torch.save(opt.state_dict(), opt_path)
-    rec.log_checkpoint(max(step, 0), "final", path.name,
+    rec.log_checkpoint(max(step, 0), "final", path,
                        elapsed_s=elapsed_before + time.perf_counter() - t_start)
     return path
 
@@ -559,11 +559,6 @@ def load_fold_nets(run_dir: Path) -> list[AnswerScorer]:
             net.emb.weight.copy_(w[:, None])
         nets.append(net)
     return nets
-
-
-def _resolve(run_dir: Path, p: str) -> Path:
-    path = Path(p)
-    return path if path.is_absolute() or path.exists() and not (run_dir / p).exists() else run_dir / p
 
 
 # --------------------------------------------------------------------------- CLI hooks
