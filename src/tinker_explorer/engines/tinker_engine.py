@@ -49,6 +49,14 @@ def checkpoint_kind(uri: str) -> str:
     return "state" if parts[0] == "weights" and len(parts) == 2 else "sampler"
 
 
+def engine_options(cfg) -> dict:
+    """The tinker-only options of a trainer config, for ``make_engine`` (refused on another engine)."""
+    url = getattr(cfg, "base_url", None)
+    if url and getattr(cfg, "engine", "tinker") != "tinker":
+        raise UserError("--base-url is an option of --engine tinker")
+    return {"base_url": url} if url else {}
+
+
 def _short(e: BaseException) -> str:
     msg = " ".join(str(getattr(e, "message", None) or e).split())
     return msg[:300] + ("..." if len(msg) > 300 else "")
@@ -59,7 +67,7 @@ class TinkerEngine:
 
     def __init__(self, model: str = "Qwen/Qwen3-8B", lora_rank: int = 32, seed: int = 0,
                  checkpoint: str | None = None, api_key: str | None = None, base_url: str | None = None,
-                 service_factory: Callable | None = None, connect_timeout_s: float = 25.0,
+                 service_factory: Callable | None = None, connect_timeout_s: float = 15.0,
                  retry_deadline_s: float = 600.0, sleep: Callable[[float], None] = time.sleep,
                  frozen_prompt: bool = False, **options):
         if options:
