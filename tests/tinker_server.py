@@ -23,6 +23,7 @@ API_KEY = "tml-local-test"
 def server_module():
     spec = importlib.util.spec_from_file_location("tinker_server_script", ROOT / "scripts" / "tinker_server.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
