@@ -207,17 +207,10 @@ class TinkerEngine:
             raise UserError(f"{path} holds sampler weights only; training needs a state (tinker://RUN/weights/NAME)")
         create = (self.service.create_training_client_from_state_with_optimizer if optimizer
                   else self.service.create_training_client_from_state)
-        old, self.training = self.training, self._call("load state", lambda: create(path))
-        self._release(old)
-
-    def _release(self, client) -> None:
-        """Free a replaced training client's slot on the server (the SDK unloads it when closed)."""
-        close = getattr(client, "close", None) or getattr(client, "unload", None)
-        if client is not None and callable(close):
-            try:
-                self._wait(close(), time.monotonic() + 60, "release the old trainee")
-            except (UserError, Exception):  # noqa: BLE001 - best effort; the server frees idle models itself
-                pass
+        # the old trainee is dropped, not kept beside the new one: SDK 0.38 has no call that unloads a
+        # model; the server frees it with the session (SkyRL: when the process stops its heartbeats)
+        self.training = None
+        self.training = self._call("load state", lambda: create(path))
 
     def to_sdk(self, d: Datum):
         """Our datum -> ``tinker.types.Datum`` (lists become int64/float32 TensorData)."""
