@@ -115,13 +115,42 @@ def test_policy_prompt_uses_chat_template_and_thinking_switch(tiny_engine):
     assert QwenLikeTok.seen == {}
 
 
-def test_policy_act_batch_parses_every_output(tiny_engine):
-    from tinker_explorer.env.explorer import ExplorerEnv
+def test_sampled_episodes_do_not_depend_on_the_batch_size(tiny_engine):
+    """Each episode's turn is seeded by its own rng (task and turn), not once per batch."""
+    from tinker_explorer.env.explorer import EnvConfig
+    from tinker_explorer.eval.runner import run_episodes
     from tinker_explorer.policies.llm import LLMPolicy
-    pol = LLMPolicy(tiny_engine, max_tokens=8, system_prompt="short")
-    obs = [ExplorerEnv().reset(t) for t in tiny_tasks(3)]
-    acts = pol.act_batch(obs, [np.random.default_rng(i) for i in range(3)])
-    assert len(acts) == 3 and all(isinstance(a, Action) for a in acts)  # random model: mostly parse errors
+    pol = LLMPolicy(tiny_engine, max_tokens=6, temperature=1.0, system_prompt="short")
+    tasks = tiny_tasks(4)
+    runs = [run_episodes(pol, tasks, EnvConfig(max_steps=2), seed=3, batch_size=b) for b in (1, 4)]
+    raws = [[[s.action["raw"] for s in t.steps] for t in r] for r in runs]
+    assert raws[0] == raws[1]
+    assert len({str(x) for x in raws[0]}) > 1  # the random model does sample different texts
+
+
+def test_one_grpo_update_moves_probability_towards_the_positive_advantage():
+    """One importance-sampling step on the local engine (its public API, the tiny model): the
+    completion with advantage +1 becomes more probable, the one with -1 less, so a sign error in
+    the loss, the datums or the advantages cannot pass."""
+    from tinker_explorer.engines.base import AdamParams
+    from tinker_explorer.engines.local import LocalEngine
+    from tinker_explorer.policies.llm import LLMPolicy
+    eng = LocalEngine(model="tiny", lora_rank=8, seed=0)
+    pol = LLMPolicy(eng, max_tokens=6, temperature=1.0, system_prompt="short")
+    prompt = pol.prompt_tokens("Car of Ada?")
+    good, bad = (s[0] for s in eng.sample([prompt, prompt], 1, 6, temperature=1.0, seed=1))
+    assert good.tokens != bad.tokens
+    turns = [Turn(prompt, list(s.tokens), list(s.logprobs), "", Action(ActionKind.OPEN, chunk=0)) for s in (good, bad)]
+
+    def total_logprob(turn):
+        (d,) = episode_datums([turn], "importance_sampling", 1.0)
+        lp = eng.logprobs([d])[0]
+        return float((lp * (torch.tensor(d.loss_fn_inputs["advantages"]) != 0)).sum())
+    before = [total_logprob(t) for t in turns]
+    datums = episode_datums([turns[0]], "importance_sampling", 1.0) + episode_datums([turns[1]], "importance_sampling", -1.0)
+    eng.forward_backward_optim(datums, "importance_sampling", AdamParams(learning_rate=1e-2))
+    after = [total_logprob(t) for t in turns]
+    assert after[0] > before[0] and after[1] < before[1]
 
 
 # ---- SFT + GRPO on the tiny model ----------------------------------------------------------------
@@ -173,15 +202,55 @@ def test_grpo_resume_repeats_the_next_step_exactly(sft_run, tmp_path):
     for key in ("reward_mean", "n_datums", "sampled_tokens", "loss"):
         assert resumed[2].get(key) == pytest.approx(full[2].get(key), rel=1e-5), key
     ckpts = [json.loads(x) for x in (tmp_path / "a" / "checkpoints.jsonl").read_text().splitlines()]
-    assert [c["kind"] for c in ckpts] == ["rolling", "kept", "kept"]
+    assert [c["kind"] for c in ckpts] == ["kept", "kept"]  # the rolling step-0 line left with its folder
     # paths relative to the run folder, and the last step's row is the run's final one
-    assert [c["path"] for c in ckpts] == [f"checkpoints/step_00000{k}" for k in range(3)]
+    assert [c["path"] for c in ckpts] == [f"checkpoints/step_00000{k}" for k in (1, 2)]
     assert ckpts[-1]["name"] == "final" and ckpts[-1]["sampler_path"] == "checkpoints/step_000002"
     assert not (tmp_path / "a" / "checkpoints" / "step_000000").exists()  # rolling one pruned
     assert (tmp_path / "a" / "reward_curve.png").stat().st_size > 1000
     keys = {"reward_mean", "reward_std", "f1", "em", "answer_rate", "avg_opens", "avg_tokens_read",
             "parse_error_rate", "skipped_groups", "sample_seconds", "train_seconds"}
     assert keys <= set(full[0])
+
+
+def test_training_refuses_a_temperature_other_than_one(tmp_path):
+    from tinker_explorer.errors import UserError
+    from tinker_explorer.train.grpo import GRPOConfig, run_grpo
+    with pytest.raises(UserError, match="--temperature 0.7 cannot be trained on"):
+        run_grpo(GRPOConfig(run_dir=str(tmp_path / "r"), temperature=0.7, **SMALL), tasks=tiny_tasks(2), progress=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_resume_restores_the_config_and_the_base_model_of_an_init_run(sft_run, tmp_path, capsys):
+    from tinker_explorer.cli import main
+    from tinker_explorer.data.schema import save_tasks
+    save_tasks(tiny_tasks(6), tmp_path / "tasks.jsonl")
+    run = tmp_path / "run"
+    # no --model: the base model is the --init checkpoint's (tiny), and config.json must keep it
+    base = ["train", "grpo", "--tasks", str(tmp_path / "tasks.jsonl"), "--run-dir", str(run)]
+    assert main(base + ["--init", str(sft_run[0]), "--lora-rank", "8", "--steps", "1", "--group-size", "2",
+                        "--batch-size", "2", "--max-tokens", "6", "--max-steps", "2", "--system-prompt", "short",
+                        "--reward", "shaped", "--lr", "1e-3"]) == 0
+    assert json.loads((run / "config.json").read_text())["model"] == "tiny"
+    assert main(base + ["--resume", "--steps", "2"]) == 0  # a bare resume: tiny, shaped, group 2
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"] == "tiny" and cfg["reward"] == "shaped" and cfg["steps"] == 2 and cfg["group_size"] == 2
+    assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == [0, 1]
+    capsys.readouterr()
+    assert main(base + ["--resume", "--steps", "3", "--reward", "f1"]) == 2
+    assert "--reward f1 contradicts the run being resumed" in capsys.readouterr().err
+    assert main(base + ["--resume", "--steps", "3", "--warm-epochs", "3"]) == 2
+    assert "--warm-epochs is an option of --policy compact" in capsys.readouterr().err
+
+
+def test_cli_help_shows_the_defaults(capsys):
+    from tinker_explorer.cli import main
+    with pytest.raises(SystemExit):
+        main(["train", "grpo", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for text in ("training steps (default: llm 100, compact 80)", "(default: llm 16, compact 8)",
+                 "learning rate (default: llm 5e-6", "--seed SEED seed of every random choice"):
+        assert text in out, text
 
 
 def test_cli_train_grpo_and_eval_llm(sft_run, tmp_path, capsys):

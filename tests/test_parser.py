@@ -44,3 +44,39 @@ def test_never_raises_on_hostile_text(s):
 def test_canonical_text_round_trips():
     for t in ["OPEN 3", "ANSWER: Nice", "SUMMARIZE: a; b"]:
         assert parse_action(t).to_text() == t
+
+
+def test_open_with_thousands_of_digits_is_a_parse_error_not_an_exception():
+    # int() of more than 4300 digits raises ValueError (Python's int-string limit)
+    for text in ("OPEN " + "9" * 5000, "OPEN " + "0" * 5000 + "3", "open(-" + "1" * 5000 + ")",
+                 "OPEN " + "7" * 10):
+        assert parse_action(text).kind is ActionKind.PARSE_ERROR
+    assert parse_action("OPEN 000000003").chunk == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["OPEN ", "open(", "**OPEN** #", "Open chunk ["]), st.integers(0, 6000),
+       st.text(alphabet="0123456789", min_size=1, max_size=20), st.text(max_size=20))
+def test_never_raises_on_long_numbers(prefix, n_digits, head, tail):
+    a = parse_action(prefix + head + "1" * n_digits + tail)
+    assert a.kind in (ActionKind.OPEN, ActionKind.PARSE_ERROR, ActionKind.ANSWER, ActionKind.SUMMARIZE)
+    if a.kind is ActionKind.OPEN:
+        assert 0 <= a.chunk < 10 ** 9
+
+
+def test_a_task_whose_n_tokens_disagrees_with_its_text_is_refused_on_load(tmp_path):
+    import json
+
+    import pytest
+
+    from conftest import make_task
+    from tinker_explorer.data.schema import TaskFileError, load_tasks, save_tasks
+    path = tmp_path / "tasks.jsonl"
+    save_tasks([make_task("a"), make_task("b")], path)
+    assert len(load_tasks(path)) == 2
+    lines = path.read_text().splitlines()
+    d = json.loads(lines[1])
+    d["chunks"][2]["n_tokens"] = 1  # a cheap chunk that is really 12 tokens long
+    path.write_text(lines[0] + "\n" + json.dumps(d) + "\n")
+    with pytest.raises(TaskFileError, match=r"tasks.jsonl:2: .*chunk 2 says n_tokens 1"):
+        load_tasks(path)

@@ -105,9 +105,8 @@ def test_grpo_init_from_the_sft_run_resumes_from_its_last_saved_state(runs):
     assert [m["step"] for m in metrics] == [0, 1]
     assert all(math.isfinite(m["loss"]) for m in metrics if "loss" in m)
     ck = rows(d / "grpo" / "checkpoints.jsonl")
-    assert [r["step"] for r in ck] == [0, 1] and ck[-1]["name"] == "final"
-    assert ck[0]["path"] == first["path"]  # the URI is stored as the server gave it, not made a path
-    assert checkpoint_kind(ck[-1]["sampler_path"]) == "sampler"
+    assert [(r["step"], r["name"]) for r in ck] == [(1, "final")]  # the rolling step-0 state was superseded
+    assert checkpoint_kind(ck[-1]["path"]) == "state" and checkpoint_kind(ck[-1]["sampler_path"]) == "sampler"
 
 
 def test_eval_samples_from_the_trained_grpo_weights(runs):

@@ -77,12 +77,26 @@ class Task:
         for i, c in enumerate(chunks):
             if c.id != i:
                 raise ValueError(f"chunk ids must be 0..n-1 in order, found {c.id} at position {i}")
+            # n_tokens is the reading cost every budget is charged: it must be the text's own count
+            if c.n_tokens != count_tokens(c.text):
+                raise ValueError(f"chunk {i} says n_tokens {c.n_tokens} but its text has {count_tokens(c.text)} "
+                                 "tokens")
         return cls(chunks=chunks, **d)
 
 
 def dumps_task(task: Task) -> str:
     """One canonical JSON line (sorted keys, no spaces): byte-identical across runs."""
     return json.dumps(task.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def tasks_sha256(tasks: Iterable[Task]) -> str:
+    """sha256 of the tasks as :func:`save_tasks` writes them (so, of a file it wrote): what identifies
+    the training data of a run and of every cache built from it."""
+    import hashlib
+    h = hashlib.sha256()
+    for t in tasks:
+        h.update((dumps_task(t) + "\n").encode("utf-8"))
+    return h.hexdigest()
 
 
 def save_tasks(tasks: Iterable[Task], path: str | Path) -> int:

@@ -14,6 +14,7 @@ import re
 from tinker_explorer.env.types import Action, ActionKind
 
 MAX_ANSWER_CHARS = 200
+MAX_ID_DIGITS = 9  # a chunk id longer than this is no pool's; int() of thousands of digits raises
 
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 _MARKUP = re.compile(r"[*_`#>]+")
@@ -54,6 +55,9 @@ def parse_action(text: str | None) -> Action:
         if word == "open":
             arg = _OPEN_ARG.match(rest)
             if arg:
+                digits = arg.group(1).lstrip("-")
+                if len(digits) > MAX_ID_DIGITS:
+                    return Action.parse_error(f"chunk id of {len(digits)} digits", raw=raw)
                 n = int(arg.group(1))
                 if n < 0:
                     return Action.parse_error(f"negative chunk id {n}", raw=raw)

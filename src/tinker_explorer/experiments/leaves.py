@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from tinker_explorer.errors import UserError
+from tinker_explorer.train.records import PACKAGE_DIR, _blob_id, _listing_hash, src_hash
 
 LEDGER_COLUMNS = ("commit", "leaf", "seed", "f1", "f1_ci_low", "f1_ci_high", "em", "tokens_read", "seconds",
                   "status", "description", "src_hash", "leaf_hash")
-PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/tinker_explorer: the code a row's src_hash names
 PACKAGE_IN_GIT = "src/tinker_explorer"  # its path in the checkout (PACKAGE_DIR.parents[1]) that git knows
 
 
@@ -94,20 +94,6 @@ def _commit() -> str:
 # (they used to need re-running). The commit stays beside it as provenance ('+dirty': not reproducible
 # from that commit). Both hashes are built from git blob ids, so they can be recomputed for any
 # commit without checking it out (old rows are filled in that way, see _fill_hashes).
-def _blob_id(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # what `git hash-object` prints
-
-
-def _listing_hash(entries) -> str:
-    return hashlib.sha256("\n".join(f"{path}\t{blob}" for path, blob in sorted(entries)).encode()).hexdigest()[:12]
-
-
-def src_hash(package_dir: Path = PACKAGE_DIR) -> str:
-    """Hash of the package's ``*.py`` files as they are on disk now (the code this process runs)."""
-    return _listing_hash((p.relative_to(package_dir).as_posix(), _blob_id(p.read_bytes()))
-                         for p in package_dir.rglob("*.py"))
-
-
 def leaf_hash(path: Path) -> str:
     return _blob_id(path.read_bytes())[:8]
 
@@ -292,7 +278,7 @@ def shared_warm_start(cfg, train: list, trainer, h: Harness = HARNESS, progress:
     """The warm-start run directory for ``cfg`` (trained on first use, then reused by every leaf
     whose warm-start fields are equal)."""
     from tinker_explorer.policies.compact.train import warm_key
-    key = json.dumps(warm_key(cfg), sort_keys=True)
+    key = json.dumps(warm_key(cfg, train), sort_keys=True)
     d = Path(h.leaves_dir) / "runs" / "_warm" / hashlib.sha256(key.encode()).hexdigest()[:12]
     import fcntl  # POSIX (Linux, macOS); imported here so the CLI loads anywhere
 

@@ -90,9 +90,14 @@ class LLMPolicy:
         return turns
 
     def act_batch(self, observations: Sequence[Observation], rngs: Sequence[np.random.Generator]) -> list[Action]:
-        # one seed per call, drawn from every episode's rng so each rng advances in step
-        seed = int(sum(int(r.integers(2 ** 31)) for r in rngs) % (2 ** 31)) if rngs else None
-        return [t.action for t in self.sample_turns(observations, seed=seed)]
+        """Greedy: one batched call. Sampling: each episode's turn is drawn with a seed from its own
+        rng (one per task and turn), in a call of its own, so an episode's actions do not depend on
+        which other episodes share its batch (the runner promises results independent of batch size;
+        a sampler seeded once per batch would break that)."""
+        seeds = [int(r.integers(2 ** 31)) for r in rngs]  # every rng advances once per turn either way
+        if self.temperature <= 0 or not seeds:
+            return [t.action for t in self.sample_turns(observations)]
+        return [self.sample_turns([o], seed=s)[0].action for o, s in zip(observations, seeds)]
 
 
 def resolve_checkpoint(checkpoint: str | None, want: str = "sampler") -> tuple[str | None, dict]:

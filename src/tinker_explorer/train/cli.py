@@ -18,14 +18,17 @@ def _shared(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", default=None, help="training task file (JSONL)")
     p.add_argument("--val", default=None, help="validation task file (greedy eval at checkpoints)")
     p.add_argument("--run-dir", default=None, help="run directory (default runs/<name>/)")
-    p.add_argument("--steps", type=int, default=None, help="training steps")
-    p.add_argument("--group-size", type=int, default=None, help="episodes per task (GRPO group)")
-    p.add_argument("--batch-size", type=int, default=None, help="tasks per step")
-    p.add_argument("--lr", type=float, default=None, help="learning rate")
-    p.add_argument("--reward", default=None, help="f1 | em | shaped")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: llm 100, compact 80)")
+    p.add_argument("--group-size", type=int, default=None,
+                   help="episodes per task, the GRPO group (default: llm 16, compact 8)")
+    p.add_argument("--batch-size", type=int, default=None, help="tasks per step (default: llm 8, compact 16)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: llm 5e-6 for GRPO, 1e-4 for SFT; compact 0.003)")
+    p.add_argument("--reward", default=None, help="f1 | em | shaped (default: llm f1, compact shaped)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of every random choice (task draws, sampling, initial weights); default 0")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
-    p.add_argument("--budget", type=int, default=None, help="reading budget (tokens)")
+    p.add_argument("--budget", type=int, default=None, help="reading budget in tokens (default 2000)")
 
 
 def _llm(p: argparse.ArgumentParser) -> None:
@@ -60,9 +63,11 @@ def register(sub) -> None:
     _llm(g)
     g.add_argument("--init", default=None, help="llm: start from this checkpoint (SFT state or run dir)")
     g.add_argument("--loss", choices=("importance_sampling", "ppo"), default=None, help="llm: policy loss")
-    g.add_argument("--normalize-std", action="store_true", help="llm: divide advantages by the group std")
+    g.add_argument("--normalize-std", action="store_true", default=None,
+                   help="llm: divide advantages by the group std")
     g.add_argument("--max-tokens", type=int, default=None, help="llm: max sampled tokens per turn (64)")
-    g.add_argument("--temperature", type=float, default=None, help="llm: sampling temperature (1.0)")
+    g.add_argument("--temperature", type=float, default=None, help="llm: sampling temperature of the rollouts; training accepts only 1.0 (the "
+                        "recorded log-probabilities are the temperature-1 ones the learner computes)")
     g.add_argument("--save-every", type=int, default=None, help="llm: keep a checkpoint every N steps (10)")
     try:
         from tinker_explorer.policies.compact.train import add_arguments
@@ -75,18 +80,19 @@ def register(sub) -> None:
 
 def _fill(cfg_cls, args, name: str, extra: dict):
     """Build a config dataclass from the flags that were given (None = keep the default).
-    With --resume, the run's own config.json is the base, so a bare `--resume` continues it as started."""
-    import json
-    from pathlib import Path
+    With --resume, the run's own config.json is the base (a bare `--resume` continues it as started)
+    and a flag that contradicts it is refused."""
+    from tinker_explorer.train.records import restore_config
     names = {f.name for f in fields(cfg_cls)}
-    kw = {}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    given.update({k: v for k, v in extra.items() if v is not None})
+    run_dir = getattr(args, "run_dir", None) or f"runs/{name}"
     if getattr(args, "resume", False):
-        saved = Path(args.run_dir or f"runs/{name}") / "config.json"
-        if saved.is_file():
-            kw = {k: v for k, v in json.loads(saved.read_text()).items() if k in names}
-    kw.update({k: v for k, v in vars(args).items() if k in names and v is not None})
-    kw.update({k: v for k, v in extra.items() if v is not None})
-    kw.setdefault("run_dir", f"runs/{name}")
+        saved = restore_config(run_dir, {k: (f"--{k.replace('_', '-')}", v) for k, v in given.items()})
+        kw = {k: v for k, v in saved.items() if k in names}
+    else:
+        kw = given
+    kw.setdefault("run_dir", run_dir)
     return cfg_cls(**kw)
 
 
@@ -100,7 +106,24 @@ def cmd_sft(args) -> int:
     return 0
 
 
+# flags that only one policy reads: given to the other, they are refused (never silently ignored)
+LLM_ONLY = ("engine", "model", "lora_rank", "system_prompt", "frozen_prompt", "init", "loss", "normalize_std",
+            "max_tokens", "temperature", "save_every")
+COMPACT_ONLY = ("warm_epochs", "answer_epochs", "token_cost", "no_warm_start", "no_grpo", "no_heuristic_features",
+                "no_parser", "no_rerank", "time_limit", "init_from", "eval_every")
+
+
+def _refuse_other_policys_flags(args) -> None:
+    other = LLM_ONLY if args.policy == "compact" else COMPACT_ONLY
+    for dest in other:
+        if getattr(args, dest, None) not in (None, False):
+            owner = "llm" if args.policy == "compact" else "compact"
+            raise UserError(f"--{dest.replace('_', '-')} is an option of --policy {owner}; "
+                            f"--policy {args.policy} does not use it")
+
+
 def cmd_grpo(args) -> int:
+    _refuse_other_policys_flags(args)
     if args.policy == "compact":
         try:
             from tinker_explorer.policies.compact.train import run_grpo_from_args
@@ -108,7 +131,7 @@ def cmd_grpo(args) -> int:
             raise UserError("the compact policy is not part of this build") from None
         return int(run_grpo_from_args(args) or 0)
     from tinker_explorer.train.grpo import GRPOConfig, run_grpo
-    cfg = _fill(GRPOConfig, args, "llm_grpo", {"normalize_std": args.normalize_std or None})
+    cfg = _fill(GRPOConfig, args, "llm_grpo", {})
     _check_positive(cfg, ("steps", "group_size", "batch_size", "max_tokens", "save_every"))
     if cfg.group_size < 2:
         raise UserError("--group-size must be at least 2 (advantages are relative to the group)")

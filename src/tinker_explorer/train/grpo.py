@@ -10,7 +10,8 @@ Each step:
    ``optim_step`` are submitted together, then the sampler is refreshed;
 4. one metrics line; a checkpoint (weights + optimizer) every step, so ``--resume`` loses at
    most the step in flight. Checkpoints between ``save_every`` multiples are *rolling*: the
-   previous rolling one is deleted once the next is saved (local engine), to bound disk use.
+   previous rolling one (its line, then its folder) is deleted once the next is recorded (local
+   engine), to bound disk use; the last step's line is named ``final``.
 
 Every random choice of step k derives from ``(seed, step)``, so a run resumed after step k
 repeats step k+1 exactly as an uninterrupted run would.
@@ -18,6 +19,7 @@ repeats step k+1 exactly as an uninterrupted run would.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from tinker_explorer.data.schema import Task
-from tinker_explorer.engines.base import AdamParams, make_engine
+from tinker_explorer.engines.base import DEFAULT_MODELS, AdamParams, make_engine
 from tinker_explorer.engines.tinker_engine import engine_options
 from tinker_explorer.env.explorer import EnvConfig
 from tinker_explorer.env.rewards import RewardConfig
@@ -111,19 +113,27 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
              engine=None, progress: bool = True, stop_after: int | None = None) -> list[dict]:
     """Train; returns the metrics lines. ``stop_after`` ends the process-side loop early (tests)."""
     from tinker_explorer.data.schema import load_tasks
+    if cfg.temperature != 1.0:
+        raise UserError(f"--temperature {cfg.temperature:g} cannot be trained on: the sampler records temperature-1 "
+                        "log-probabilities, so importance ratios would be taken against the wrong behaviour policy; "
+                        "use --temperature 1")
     tasks = list(tasks) if tasks is not None else load_tasks(cfg.tasks)
     if not tasks:
         raise UserError(f"{cfg.tasks}: no tasks")
     val = load_tasks(cfg.val, limit=cfg.val_tasks) if cfg.val else []
+    started = resume and (Path(cfg.run_dir) / "checkpoints.jsonl").is_file()  # else it starts (over)
+    init, meta = (resolve_checkpoint(cfg.init, want="state") if cfg.init and not started else (None, {}))
+    if not resume and cfg.model is None:
+        # the base model is part of the run's config: a resume must not fall back to a default
+        model = getattr(engine, "base_model", None) or meta.get("base_model") or DEFAULT_MODELS.get(cfg.engine)
+        cfg = dataclasses.replace(cfg, model=model)
     records = RunRecords(cfg.run_dir, cfg, resume=resume)
     start = 0
     last = records.last_checkpoint() if resume else None
     if engine is None:
-        init, meta = resolve_checkpoint(cfg.init, want="state") if cfg.init and not last else (None, {})
-        engine = make_engine(cfg.engine, model=cfg.model or meta.get("base_model"), lora_rank=cfg.lora_rank,
-                             seed=cfg.seed, checkpoint=None,
+        engine = make_engine(cfg.engine, model=cfg.model, lora_rank=cfg.lora_rank, seed=cfg.seed, checkpoint=None,
                              frozen_prompt=cfg.frozen_prompt, **engine_options(cfg))
-        if init:
+        if init and not last:
             engine.load_state(init, optimizer=False)  # SFT weights; fresh AdamW moments
             engine.refresh_sampler()
     if hasattr(engine, "save_dir"):
@@ -186,10 +196,13 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
         records.log_metrics(step, m)
         # the last step's row is the run's "final" one: what `eval --checkpoint RUN` and `--init RUN` load
         records.log_checkpoint(step, FINAL if step == cfg.steps - 1 else name, path, **extra)
-        if rolling and not is_tinker and Path(rolling).is_dir():
-            shutil.rmtree(rolling, ignore_errors=True)
-        elif rolling and is_tinker:
-            engine.delete_checkpoint(rolling)
+        if rolling:  # its line goes first, then the checkpoint: lines name only what exists
+            stored = records.relative(rolling)
+            records.drop_checkpoints(lambda row: row.get("path") == stored and row.get("kind") == "rolling")
+            if is_tinker:
+                engine.delete_checkpoint(rolling)
+            else:
+                shutil.rmtree(rolling, ignore_errors=True)
         rolling = None if keep else path
         if bar is not None:
             bar.update(1)

@@ -13,6 +13,7 @@ last line is dropped and metric lines for steps after the last checkpoint are re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -21,6 +22,26 @@ from pathlib import Path
 from typing import Any
 
 from tinker_explorer.errors import UserError
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/tinker_explorer: the code src_hash names
+
+
+# ---- which code made a record ------------------------------------------------------------------
+# One hash of the package's Python source, built from git blob ids (so it can be recomputed for any
+# commit from git's tree listing): the ablation ledger pairs rows by it, and every cache (the shared
+# warm start, the demo's reuse of a finished run) is keyed on it, so a code change is never missed.
+def _blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # what `git hash-object` prints
+
+
+def _listing_hash(entries) -> str:
+    return hashlib.sha256("\n".join(f"{path}\t{blob}" for path, blob in sorted(entries)).encode()).hexdigest()[:12]
+
+
+def src_hash(package_dir: Path = PACKAGE_DIR) -> str:
+    """Hash of the package's ``*.py`` files as they are on disk now (the code this process runs)."""
+    return _listing_hash((p.relative_to(package_dir).as_posix(), _blob_id(p.read_bytes()))
+                         for p in package_dir.rglob("*.py"))
 
 
 def _read_lines(path: Path) -> list[dict]:
@@ -35,27 +56,105 @@ def _read_lines(path: Path) -> list[dict]:
     return out
 
 
-def _rewrite(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+def _write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file, fsync, rename: a reader (or a resume after a kill) sees the old
+    file or the new one, never a torn one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     tmp.replace(path)
 
 
+def _rewrite(path: Path, rows: list[dict]) -> None:
+    _write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+# config keys a resume may change: how long to train, where the files are, what is evaluated on the
+# way; none of them changes the weights of a step that both runs perform
+CHANGEABLE_ON_RESUME = ("steps", "run_dir", "tasks", "val", "val_tasks", "val_tasks_max", "n_val_tasks",
+                        "eval_every", "save_every", "time_limit_s", "src_hash", "config_hash")
+_MISSING = object()
+
+
+def _norm(value: Any) -> Any:
+    """A value as config.json holds it (tuples become lists, dataclasses dicts)."""
+    return json.loads(json.dumps(asdict(value) if is_dataclass(value) else value, default=str))
+
+
+def _get(d: dict, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return _MISSING
+        d = d[part]
+    return d
+
+
+def _set(d: dict, dotted: str, value: Any) -> None:
+    *head, last = dotted.split(".")
+    for part in head:
+        d = d.setdefault(part, {})
+    d[last] = _norm(value)
+
+
+def _leaves(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_leaves(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def restore_config(run_dir: str | Path, given: dict[str, tuple[str, Any]],
+                   changeable: tuple[str, ...] = CHANGEABLE_ON_RESUME) -> dict:
+    """The config a run was started with (its config.json), for ``--resume``: a bare ``--resume``
+    continues the run exactly as started. ``given`` maps dotted config keys to ``(flag, value)`` of
+    the flags given now; one that contradicts the saved config is refused (unless ``changeable``)."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise UserError(f"{run_dir}: nothing to resume (no config.json)")
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    for key, (flag, value) in given.items():
+        old = _get(cfg, key)
+        if old is not _MISSING and key.split(".")[0] not in changeable and _norm(old) != _norm(value):
+            raise UserError(f"{flag} {value} contradicts the run being resumed ({key} is {old!r} in {path}); "
+                            f"resume without {flag} to continue the run as it was started, or start a new run "
+                            "in another --run-dir")
+        _set(cfg, key, value)
+    return cfg
+
+
 class RunRecords:
-    def __init__(self, run_dir: str | Path, config: Any, resume: bool = False):
+    def __init__(self, run_dir: str | Path, config: Any, resume: bool = False,
+                 changeable: tuple[str, ...] = CHANGEABLE_ON_RESUME):
+        """Open a run folder. A new run writes ``config``; a resumed one checks that ``config``
+        agrees with the saved config.json (except ``changeable`` keys, which it updates there), so
+        a resume can never silently continue on another reward, learning rate, data or model."""
         self.dir = Path(run_dir)
         self.metrics_path = self.dir / "metrics.jsonl"
         self.ckpt_path = self.dir / "checkpoints.jsonl"
-        cfg = asdict(config) if is_dataclass(config) else dict(config)
+        cfg = _norm(config)
         existing = self.dir / "config.json"
         if existing.exists() and not resume and (self.metrics_path.exists() or self.ckpt_path.exists()):
             raise UserError(f"{self.dir} already holds a run; pass --resume to continue it or choose another --run-dir")
-        if resume and not self.ckpt_path.exists():
-            raise UserError(f"{self.dir}: nothing to resume (no checkpoints.jsonl)")
+        if resume and not existing.exists():
+            raise UserError(f"{self.dir}: nothing to resume (no config.json)")
+        # resuming a run killed before its first checkpoint starts it over, with its own config
         self.dir.mkdir(parents=True, exist_ok=True)
         if not resume:
-            existing.write_text(json.dumps(cfg, indent=2, default=str) + "\n", encoding="utf-8")
+            _write_atomic(existing, json.dumps(cfg, indent=2) + "\n")
         else:
+            saved = json.loads(existing.read_text(encoding="utf-8")) if existing.exists() else {}
+            new, old = _leaves(cfg), _leaves(saved)
+            for key in new:
+                if key in old and key.split(".")[0] not in changeable and new[key] != old[key]:
+                    raise UserError(f"{self.dir}: the resumed run's {key} would be {new[key]!r}, but it was started "
+                                    f"with {old[key]!r}; resume with the run's own config or start a new run")
+            if saved != {**saved, **cfg}:
+                _write_atomic(existing, json.dumps({**saved, **cfg}, indent=2) + "\n")
             last = self.last_checkpoint()
             keep_until = last["step"] if last else -1
             _rewrite(self.metrics_path, [m for m in _read_lines(self.metrics_path) if m.get("step", -1) <= keep_until])
@@ -88,6 +187,10 @@ class RunRecords:
     def resolve(self, stored: str) -> str:
         """A stored checkpoint path as a usable one (see :func:`resolve_stored`)."""
         return resolve_stored(self.dir, stored)
+
+    def drop_checkpoints(self, which) -> None:
+        """Remove the checkpoint lines ``which(row)`` selects (before their files are deleted)."""
+        _rewrite(self.ckpt_path, [r for r in self.checkpoints() if not which(r)])
 
     def metrics(self) -> list[dict]:
         return _read_lines(self.metrics_path)

@@ -22,7 +22,7 @@ from tinker_explorer.errors import UserError
 from tinker_explorer.policies.compact.features import (N_BUCKETS, N_CHUNK_FEATS, N_GLOBAL_FEATS, N_RERANK, Candidates,
                                                         ObsInfo, analyse, answer_candidates, chunk_features, norm_str)
 
-# 2 (session 3): span layout features and the heuristic's answer rule; version-1 answer weights mean other things
+# 2: span layout features and the heuristic's answer rule; version-1 answer weights mean other things
 CHECKPOINT_VERSION = 2
 N_ANSWER_FEATS = 3  # answer-model confidence features appended to the STOP input
 
@@ -232,7 +232,9 @@ class CompactPolicy:
             "version": CHECKPOINT_VERSION,
             "hidden": self.chunk_net.chunk[0].out_features,
             "chunk_net": self.chunk_net.state_dict(),
-            "answer_weight": self.answer_net.emb.weight.detach().squeeze(-1).to(torch.float16).clone(),
+            # float32: float16 flushes the many small hashed weights (< 6e-8) to zero and rounds the
+            # rest, so a loaded policy could decide differently from the trained one; the file is small
+            "answer_weight": self.answer_net.emb.weight.detach().squeeze(-1).to(torch.float32).clone(),
             "lexicon": sorted(self.lexicon),
             "qvocab": sorted(self.qvocab),
             "ctxvocab": sorted(self.ctxvocab),
@@ -242,11 +244,13 @@ class CompactPolicy:
                        else torch.cat([self.rerank.a.detach()[None], self.rerank.w.detach()]).clone()),
         }
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+        """Write the checkpoint whole (temporary file, then rename); ``extra`` entries (a trainer's
+        optimizer state) ride along and are ignored by :meth:`load`."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save(self.state(), tmp)
+        torch.save({**self.state(), **(extra or {})}, tmp)
         tmp.replace(path)
         return path
 

@@ -39,8 +39,10 @@ from tinker_explorer.env.rewards import RewardConfig
 from tinker_explorer.env.types import Action
 from tinker_explorer.errors import UserError
 from tinker_explorer.eval.metrics import best_em, best_f1
+from tinker_explorer.policies.compact.checkpoints import (WARM_PART, WarmParts, answer_weights, load_optimizer,
+                                                          save_step, set_answer_weights)
 from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab, chunk_features
-from tinker_explorer.policies.compact.model import (CHECKPOINT_VERSION, AnswerScorer, CompactPolicy, Decision, Reranker,
+from tinker_explorer.policies.compact.model import (AnswerScorer, CompactPolicy, Decision, Reranker,
                                                      answer_confidence, new_policy, pack, pack_dense, stack_rows)
 from tinker_explorer.policies.compact.syntax import PARSER_PACKAGE
 from tinker_explorer.train.advantages import grpo_advantages
@@ -82,7 +84,7 @@ class CompactTrainConfig:
     parser: str | None = PARSER_PACKAGE
     eval_every: int = 20
     val_tasks_max: int = 200
-    time_limit_s: float | None = None  # stop GRPO early (and save) after this many seconds in total
+    time_limit_s: float | None = None  # safety stop after this many seconds in total (reported when it fires)
     # start GRPO from another run's warm start (its warm.pt + out-of-fold answer scorers) instead of
     # training one: the ablation harness shares one warm start across leaves, as the original's RL runs
     # shared one SFT checkpoint
@@ -99,11 +101,31 @@ WARM_FIELDS = ("budget", "max_steps", "seed", "answer_epochs", "answer_lr", "war
                "answer_folds", "heuristic_features", "parser", "rerank", "rerank_l2")
 
 
-def warm_key(cfg: CompactTrainConfig) -> dict:
-    """What identifies a warm start: two configs with equal keys train the same warm checkpoint
-    (with the same features: the checkpoint version changes when they do)."""
+def warm_key(cfg: CompactTrainConfig, tasks: Sequence[Task]) -> dict:
+    """What identifies a warm start: two equal keys train the same warm checkpoint. It holds the
+    package source hash, so any change of the features, the heuristic or the trainer's code makes a
+    new key (a hand-bumped version number missed several such changes), and the training tasks'
+    sha256."""
+    from tinker_explorer.data.schema import tasks_sha256
+    from tinker_explorer.train.records import src_hash
     return {**{k: getattr(cfg, k) for k in WARM_FIELDS}, "token_cost": cfg.reward.token_cost,
-            "checkpoint_version": CHECKPOINT_VERSION}
+            "src_hash": src_hash(), "tasks_sha256": tasks_sha256(tasks)}
+
+
+# not part of what a run computes: a safety stop (recorded on the final row when it fires) and evaluation
+UNHASHED = ("time_limit_s", "eval_every", "val_tasks_max")
+
+
+def config_hash(cfg: CompactTrainConfig, tasks: Sequence[Task]) -> str:
+    """Identity of a training run: its config, the training tasks' sha256 and the package source
+    hash. Equal hashes train equal weights; the demo reuses a finished run only on an equal hash."""
+    import hashlib
+    from tinker_explorer.data.schema import tasks_sha256
+    from tinker_explorer.train.records import src_hash
+    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in UNHASHED}
+    key = json.dumps({"config": d, "tasks_sha256": tasks_sha256(tasks), "src_hash": src_hash()}, sort_keys=True,
+                     default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- oracle states
@@ -240,11 +262,14 @@ def fit_rerank(scores: Sequence[np.ndarray], cands: Sequence, states: Sequence[O
 
 
 def fit_answer_scorers(policy: CompactPolicy, tasks: Sequence[Task], states: Sequence[OracleState],
-                       cfg: CompactTrainConfig, progress: bool = False) -> list[AnswerScorer]:
+                       cfg: CompactTrainConfig, progress: bool = False, parts: WarmParts | None = None
+                       ) -> list[AnswerScorer]:
     """Fit the answer side of ``policy`` in place: K fold scorers (each on the other folds' tasks),
     the second stage on their out-of-fold scores, then the final linear scorer on every task.
     Returns the fold scorers: GRPO rollouts answer with them (with the same second stage), so that
-    GRPO never sees an answer scorer that has memorised the answer of the task it is reading."""
+    GRPO never sees an answer scorer that has memorised the answer of the task it is reading.
+    Each piece is saved in ``parts`` as it finishes, and taken from there when a resumed run has it."""
+    parts = parts or WarmParts(None)
     members = fold_members(tasks, states, cfg.answer_folds)
     fold_nets = []
     oof: list = [None] * len(states)
@@ -252,15 +277,33 @@ def fit_answer_scorers(policy: CompactPolicy, tasks: Sequence[Task], states: Seq
         sub = new_policy(policy.lexicon, policy.qvocab, policy.ctxvocab, cfg.hidden, cfg.seed,
                          use_heuristic=policy.use_heuristic, parser=policy.parser).share_caches(policy)
         inside = set(idx)
-        fit_answer(sub, [s for k, s in enumerate(states) if k not in inside], cfg.answer_epochs, cfg.answer_lr,
-                   cfg.seed, progress, desc=f"warm start: answer fold {f + 1}/{cfg.answer_folds}")
+        done = parts.get(f"answer_fold{f}")
+        if done is not None:
+            set_answer_weights(sub.answer_net, done["w"])
+        else:
+            fit_answer(sub, [s for k, s in enumerate(states) if k not in inside], cfg.answer_epochs, cfg.answer_lr,
+                       cfg.seed, progress, desc=f"warm start: answer fold {f + 1}/{cfg.answer_folds}")
+            parts.put(f"answer_fold{f}", {"w": answer_weights(sub.answer_net)})
         fold_nets.append(sub.answer_net)
         for k, sc in zip(idx, sub.answer_scores([sub.candidates(states[k].obs) for k in idx])):
             oof[k] = sc
     policy.rerank = None
     if cfg.second_stage:
-        policy.rerank = fit_rerank(oof, [policy.candidates(s.obs) for s in states], states, cfg.rerank_l2)
-    fit_answer(policy, states, cfg.answer_epochs, cfg.answer_lr, cfg.seed, progress)
+        done = parts.get("rerank")
+        if done is not None:
+            policy.rerank = Reranker(n_feats=done["w"].shape[0])
+            with torch.no_grad():
+                policy.rerank.a.copy_(done["a"])
+                policy.rerank.w.copy_(done["w"])
+        else:
+            policy.rerank = fit_rerank(oof, [policy.candidates(s.obs) for s in states], states, cfg.rerank_l2)
+            parts.put("rerank", {"a": policy.rerank.a.detach().clone(), "w": policy.rerank.w.detach().clone()})
+    done = parts.get("answer")
+    if done is not None:
+        set_answer_weights(policy.answer_net, done["w"])
+    else:
+        fit_answer(policy, states, cfg.answer_epochs, cfg.answer_lr, cfg.seed, progress)
+        parts.put("answer", {"w": answer_weights(policy.answer_net)})
     return fold_nets
 
 
@@ -301,11 +344,11 @@ def fold_members(tasks: Sequence[Task], states: Sequence[OracleState], k: int) -
 
 
 def warm_start(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainConfig,
-               progress: bool = True) -> tuple[dict, list[AnswerScorer]]:
+               progress: bool = True, parts: WarmParts | None = None) -> tuple[dict, list[AnswerScorer]]:
     """Fits both scorers of ``policy`` in place; returns metrics and the out-of-fold answer scorers."""
     t0 = time.perf_counter()
     states = oracle_states(policy, tasks, cfg.budget, cfg.max_steps, progress=progress)
-    fold_nets = fit_answer_scorers(policy, tasks, states, cfg, progress)
+    fold_nets = fit_answer_scorers(policy, tasks, states, cfg, progress, parts)
     # out-of-fold answer confidence / expected F1 for the stop targets (K-fold cross-fitting)
     ef = np.zeros(len(states))
     conf: list = [None] * len(states)
@@ -384,6 +427,35 @@ def rollout(policy: CompactPolicy, tasks: Sequence[Task], budgets: Sequence[int]
     return decisions, envs, rewards
 
 
+def policy_gradient_step(policy: CompactPolicy, opt: torch.optim.Optimizer, decisions: Sequence[Sequence[Decision]],
+                         adv: np.ndarray) -> torch.Tensor:
+    """One step on -sum(advantage x log-prob of each sampled open/stop decision) / episodes: raises the
+    probability of the decisions of episodes that beat their group, lowers the others'."""
+    rows, choices, weights = [], [], []
+    for e, ds in enumerate(decisions):
+        if adv[e] == 0.0:
+            continue
+        for d in ds:
+            if d.choice >= 0:
+                rows.append((d.cf, d.g, d.valid))
+                choices.append(d.choice if d.choice < len(d.valid) else -1)
+                weights.append(adv[e])
+    loss = torch.zeros(())
+    if rows:
+        cf, g, valid = stack_rows(rows)
+        logits = policy.chunk_net(cf, g, valid)
+        n = cf.shape[1]
+        ch = torch.tensor([c if c >= 0 else n for c in choices])
+        lp = torch.log_softmax(logits, 1).gather(1, ch[:, None]).squeeze(1)
+        loss = loss - (torch.tensor(weights, dtype=torch.float32) * lp).sum() / len(decisions)
+    if loss.requires_grad:
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(policy.chunk_net.parameters()), 1.0)
+        opt.step()
+    return loss
+
+
 def grpo_step(policy: CompactPolicy, fold_nets: Sequence[AnswerScorer], opt: torch.optim.Optimizer,
               tasks: Sequence[Task], cfg: CompactTrainConfig, step: int) -> dict:
     t0 = time.perf_counter()
@@ -406,31 +478,7 @@ def grpo_step(policy: CompactPolicy, fold_nets: Sequence[AnswerScorer], opt: tor
         for j, k in enumerate(ix):
             decisions[k], envs[k], rewards[k] = d[j], e[j], r[j]
     adv, skipped = grpo_advantages(rewards.reshape(len(pick), cfg.group_size))
-    adv = adv.reshape(-1)
-    # policy gradient over the open/stop decisions
-    rows, choices, weights = [], [], []
-    for e, ds in enumerate(decisions):
-        if adv[e] == 0.0:
-            continue
-        for d in ds:
-            if d.choice >= 0:
-                rows.append((d.cf, d.g, d.valid))
-                choices.append(d.choice if d.choice < len(d.valid) else -1)
-                weights.append(adv[e])
-    n_ep = len(ep_tasks)
-    loss = torch.zeros(())
-    if rows:
-        cf, g, valid = stack_rows(rows)
-        logits = policy.chunk_net(cf, g, valid)
-        n = cf.shape[1]
-        ch = torch.tensor([c if c >= 0 else n for c in choices])
-        lp = torch.log_softmax(logits, 1).gather(1, ch[:, None]).squeeze(1)
-        loss = loss - (torch.tensor(weights, dtype=torch.float32) * lp).sum() / n_ep
-    if loss.requires_grad:
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(policy.chunk_net.parameters()), 1.0)
-        opt.step()
+    loss = policy_gradient_step(policy, opt, decisions, adv.reshape(-1))
     golds = [gold_answers(t) for t in ep_tasks]
     return {
         "reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()),
@@ -463,91 +511,105 @@ def _config_json(cfg: CompactTrainConfig, **extra) -> dict:
 def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_tasks: Sequence[Task] | None,
                   run_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
     """Warm start then GRPO; writes run records and checkpoints in ``run_dir``; returns the final
-    checkpoint path. ``resume`` continues from the last checkpoint of ``run_dir``."""
+    checkpoint path. ``resume`` continues from the last checkpoint of ``run_dir`` (a finished piece
+    of the warm start, or a GRPO step): a run killed at any moment and resumed ends with the same
+    weights as one never interrupted. ``time_limit_s`` is a safety stop: when it fires, the final
+    row says so (``stopped``) and a message is printed."""
     if not train_tasks:
         raise UserError("no training tasks")
     if not (cfg.warm_start or cfg.grpo):
         raise UserError("nothing to train: both the warm start and GRPO are disabled")
+    from tinker_explorer.data.schema import tasks_sha256
+    from tinker_explorer.train.records import src_hash
     torch.set_num_threads(min(2, torch.get_num_threads()))
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
-    rec = RunRecords(run_dir, _config_json(cfg, n_train_tasks=len(train_tasks),
-                                           n_val_tasks=len(val_tasks or [])), resume=resume)
+    rec = RunRecords(run_dir, _config_json(cfg, n_train_tasks=len(train_tasks), n_val_tasks=len(val_tasks or []),
+                                           tasks_sha256=tasks_sha256(train_tasks), src_hash=src_hash(),
+                                           config_hash=config_hash(cfg, train_tasks)),
+                     resume=resume)
     val = list(val_tasks or [])[:cfg.val_tasks_max]
-    start_step = 1
-    elapsed_before = 0.0
-    policy: CompactPolicy
     last = rec.last_checkpoint() if resume else None
-    fold_nets: list[AnswerScorer] = []
-    if last is not None:
+    elapsed_before = float(last.get("elapsed_s", 0.0)) if last else 0.0
+    steps = cfg.steps if cfg.grpo else 0
+    if last is not None and last["name"] == "final" and last["step"] >= steps:
+        return Path(rec.resolve(last["path"]))  # finished already
+    if last is not None and last["name"] != WARM_PART:
         policy = CompactPolicy.load(rec.resolve(last["path"]))
         start_step = int(last["step"]) + 1
-        elapsed_before = float(last.get("elapsed_s", 0.0))
         fold_nets = load_fold_nets(run_dir)
-    elif cfg.init_from:
-        src = Path(cfg.init_from)
-        if not (src / "warm.pt").is_file():
-            raise UserError(f"--init-from {src}: no warm.pt there (train one with `train grpo --policy compact --no-grpo`)")
-        policy = CompactPolicy.load(src / "warm.pt")
-        fold_nets = load_fold_nets(src)
-        save_fold_nets(run_dir, fold_nets)
-        path = policy.save(run_dir / "warm.pt")
-        rec.log_checkpoint(0, "warm", path, elapsed_s=time.perf_counter() - t_start)
     else:
-        policy = new_policy(build_lexicon(train_tasks), build_qvocab(train_tasks), build_ctxvocab(train_tasks),
-                            cfg.hidden, cfg.seed, use_heuristic=cfg.heuristic_features, parser=cfg.parser)
-        if cfg.warm_start:
-            m, fold_nets = warm_start(policy, train_tasks, cfg, progress)
-            save_fold_nets(run_dir, fold_nets)
-            if val:
-                m.update(evaluate(policy, val, cfg))
-            m["seconds"] = time.perf_counter() - t_start
-            rec.log_metrics(0, {"stage": "warm", **m})
-        path = policy.save(run_dir / "warm.pt")
-        rec.log_checkpoint(0, "warm", path, elapsed_s=time.perf_counter() - t_start)
+        policy, fold_nets = _warm_stage(cfg, train_tasks, val, rec, progress, t_start)
+        start_step = 1
     opt = torch.optim.Adam(policy.chunk_net.parameters(), lr=cfg.lr)
-    opt_path = run_dir / "optimizer.pt"
-    if last is not None and opt_path.exists() and last["name"] != "warm":
-        try:
-            opt.load_state_dict(torch.load(opt_path, weights_only=True))
-        except (ValueError, RuntimeError):
-            pass  # a changed parameter layout: continue with a fresh optimizer
-    steps = cfg.steps if cfg.grpo else 0
+    if last is not None and last["name"] not in ("warm", WARM_PART):
+        load_optimizer(opt, rec.resolve(last["path"]))
+    # the checkpoint the next one supersedes (a step's, or a final one that --steps now extends)
+    previous = last["path"] if last is not None and last.get("kind") in ("rolling", "final") else None
     bar = None
     if progress and start_step <= steps:
         from tqdm import tqdm
         bar = tqdm(total=steps, initial=start_step - 1, desc="GRPO compact", unit="step")
-    step = start_step - 1
+    step, stopped = start_step - 1, None
     for step in range(start_step, steps + 1):
         m = grpo_step(policy, fold_nets, opt, train_tasks, cfg, step)
         elapsed = elapsed_before + time.perf_counter() - t_start
-        out_of_time = cfg.time_limit_s is not None and elapsed >= cfg.time_limit_s
-        is_last = step == steps or out_of_time
+        if cfg.time_limit_s is not None and elapsed >= cfg.time_limit_s and step < steps:
+            stopped = f"time limit {cfg.time_limit_s:g} s reached after GRPO step {step} of {steps}"
+        is_last = step == steps or stopped is not None
         if val and (step % cfg.eval_every == 0 or is_last):
             m.update(evaluate(policy, val, cfg))
         rec.log_metrics(step, {"stage": "grpo", **m, "elapsed_s": elapsed})
         if bar is not None:
             bar.update(1)
             bar.set_postfix(r=f"{m['reward_mean']:.3f}", f1=f"{m['f1']:.3f}", tok=f"{m['avg_tokens_read']:.0f}")
-        if step % cfg.eval_every == 0 and not is_last:
-            path = policy.save(run_dir / "latest.pt")
-            torch.save(opt.state_dict(), opt_path)
-            rec.log_checkpoint(step, "latest", path, elapsed_s=elapsed)
-        if out_of_time:
+        if is_last:
             break
+        name = f"step_{step:06d}"
+        previous = save_step(rec, policy, opt, step, name, run_dir / "steps" / f"{name}.pt", previous,
+                             kind="rolling", elapsed_s=elapsed)
     if bar is not None:
         bar.close()
-    path = policy.save(run_dir / "final.pt")
-    torch.save(opt.state_dict(), opt_path)
-    rec.log_checkpoint(max(step, 0), "final", path,
-                       elapsed_s=elapsed_before + time.perf_counter() - t_start)
-    return path
+    if stopped:
+        print(f"compact training: safety stop: {stopped}; the final checkpoint is of a shorter run than configured")
+    extra = {"stopped": stopped} if stopped else {}
+    save_step(rec, policy, opt, max(step, 0), "final", run_dir / "final.pt", previous, kind="final",
+              elapsed_s=elapsed_before + time.perf_counter() - t_start, **extra)
+    return run_dir / "final.pt"
+
+
+def _warm_stage(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val: Sequence[Task], rec: RunRecords,
+                progress: bool, t_start: float) -> tuple[CompactPolicy, list[AnswerScorer]]:
+    """The warm start (or another run's, with ``init_from``), recorded as the ``warm`` row."""
+    run_dir = rec.dir
+    fold_nets: list[AnswerScorer] = []
+    if cfg.init_from:
+        src = Path(cfg.init_from)
+        if not (src / "warm.pt").is_file():
+            raise UserError(f"--init-from {src}: no warm.pt there (train one with `train grpo --policy compact --no-grpo`)")
+        policy = CompactPolicy.load(src / "warm.pt")
+        fold_nets = load_fold_nets(src)
+        save_fold_nets(run_dir, fold_nets)
+    else:
+        policy = new_policy(build_lexicon(train_tasks), build_qvocab(train_tasks), build_ctxvocab(train_tasks),
+                            cfg.hidden, cfg.seed, use_heuristic=cfg.heuristic_features, parser=cfg.parser)
+        if cfg.warm_start:
+            m, fold_nets = warm_start(policy, train_tasks, cfg, progress, parts=WarmParts(rec))
+            save_fold_nets(run_dir, fold_nets)
+            if val:
+                m.update(evaluate(policy, val, cfg))
+            m["seconds"] = time.perf_counter() - t_start
+            rec.log_metrics(0, {"stage": "warm", **m})
+    path = policy.save(run_dir / "warm.pt")
+    rec.log_checkpoint(0, "warm", path, elapsed_s=time.perf_counter() - t_start)
+    return policy, fold_nets
 
 
 def save_fold_nets(run_dir: Path, nets: Sequence[AnswerScorer]) -> None:
-    """The out-of-fold answer scorers GRPO rollouts answer with (needed to resume)."""
+    """The out-of-fold answer scorers GRPO rollouts answer with (needed to resume), float32."""
+    from tinker_explorer.policies.compact.checkpoints import save_atomic
     for f, net in enumerate(nets):
-        torch.save(net.emb.weight.detach().squeeze(-1).to(torch.float16).clone(), run_dir / f"answer_fold{f}.pt")
+        save_atomic(answer_weights(net), run_dir / f"answer_fold{f}.pt")
 
 
 def load_fold_nets(run_dir: Path) -> list[AnswerScorer]:
@@ -574,38 +636,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-heuristic-features", action="store_true",
                    help="do not feed the heuristic reader's proposals to the scorers (pure learned features)")
     g.add_argument("--no-parser", action="store_true",
-                   help="no syntax features for the answer scorer (no spaCy needed; the session-3 policy)")
+                   help="no syntax features for the answer scorer (no spaCy needed)")
     g.add_argument("--no-rerank", action="store_true",
-                   help="no second-stage answer scorer (the session-4 policy, with the parser on)")
-    g.add_argument("--time-limit", type=float, default=None, help="stop GRPO after this many seconds (saves)")
+                   help="no second-stage answer scorer: the linear answer scorer alone")
+    g.add_argument("--time-limit", type=float, default=None,
+                   help="safety stop: end training after this many seconds, warm start included (the final "
+                        "checkpoint then says so); default none: train --steps steps")
     g.add_argument("--init-from", metavar="RUN_DIR", default=None,
                    help="skip the warm start: start GRPO from RUN_DIR's warm.pt (e.g. a --no-grpo run)")
-    g.add_argument("--eval-every", type=int, default=None, help="GRPO steps between val evals/checkpoints")
+    g.add_argument("--eval-every", type=int, default=None, help="GRPO steps between evaluations on --val (default 20; a checkpoint is saved every step)")
 
 
-def config_from_args(args) -> CompactTrainConfig:
-    d = CompactTrainConfig()
-    get = lambda name, default: default if getattr(args, name, None) is None else getattr(args, name)
-    reward = RewardConfig(name=get("reward", d.reward.name), token_cost=get("token_cost", d.reward.token_cost))
-    return CompactTrainConfig(
-        reward=reward, budget=get("budget", d.budget), seed=get("seed", d.seed), steps=get("steps", d.steps),
-        group_size=get("group_size", d.group_size), batch_size=get("batch_size", d.batch_size), lr=get("lr", d.lr),
-        warm_epochs=get("warm_epochs", d.warm_epochs), answer_epochs=get("answer_epochs", d.answer_epochs),
-        warm_start=not getattr(args, "no_warm_start", False), grpo=not getattr(args, "no_grpo", False),
-        time_limit_s=get("time_limit", d.time_limit_s),
-        heuristic_features=not getattr(args, "no_heuristic_features", False),
-        parser=None if getattr(args, "no_parser", False) else d.parser,
-        rerank=not getattr(args, "no_rerank", False),
-        eval_every=get("eval_every", d.eval_every), init_from=get("init_from", d.init_from))
+# flag dest -> the compact config key it sets (dotted for the reward's fields)
+FLAG_KEYS = {"reward": "reward.name", "token_cost": "reward.token_cost", "budget": "budget", "seed": "seed",
+             "steps": "steps", "group_size": "group_size", "batch_size": "batch_size", "lr": "lr",
+             "max_steps": "max_steps", "warm_epochs": "warm_epochs", "answer_epochs": "answer_epochs",
+             "time_limit": "time_limit_s", "eval_every": "eval_every", "init_from": "init_from"}
+# switches (store_true flags) -> (config key, value when given)
+SWITCHES = {"no_warm_start": ("warm_start", False), "no_grpo": ("grpo", False),
+            "no_heuristic_features": ("heuristic_features", False), "no_parser": ("parser", None),
+            "no_rerank": ("rerank", False)}
+
+
+def config_from_dict(d: dict) -> CompactTrainConfig:
+    """A config from its JSON form (config.json); keys that are not config fields are ignored."""
+    names = {f.name for f in dataclasses.fields(CompactTrainConfig)}
+    kw = {k: v for k, v in d.items() if k in names}
+    if isinstance(kw.get("reward"), dict):
+        kw["reward"] = RewardConfig(**kw["reward"])
+    if kw.get("budget_mix") is not None:
+        kw["budget_mix"] = tuple(kw["budget_mix"])
+    return CompactTrainConfig(**kw)
+
+
+def config_from_args(args, run_dir: str | Path | None = None) -> CompactTrainConfig:
+    """The config of `train grpo --policy compact`: defaults plus the flags given, or with
+    ``--resume`` the run's own config.json plus the flags given (one that contradicts it is refused)."""
+    from tinker_explorer.train.records import _set, restore_config
+    given = {key: (f"--{dest.replace('_', '-')}", getattr(args, dest)) for dest, key in FLAG_KEYS.items()
+             if getattr(args, dest, None) is not None}
+    given.update({key: (f"--{dest.replace('_', '-')}", value) for dest, (key, value) in SWITCHES.items()
+                  if getattr(args, dest, False)})
+    if getattr(args, "resume", False):
+        return config_from_dict(restore_config(run_dir or "runs/compact", given))
+    base = _config_json(CompactTrainConfig())
+    for key, (_, value) in given.items():
+        _set(base, key, value)
+    return config_from_dict(base)
 
 
 def run_grpo_from_args(args) -> int:
     if not getattr(args, "tasks", None):
         raise UserError("--tasks is required (a task JSONL file, e.g. data_out/2wiki/train.jsonl)")
-    cfg = config_from_args(args)
+    run_dir = Path(getattr(args, "run_dir", None) or "runs/compact")
+    cfg = config_from_args(args, run_dir)
     train = load_tasks(args.tasks)
     val = load_tasks(args.val) if getattr(args, "val", None) else None
-    run_dir = Path(getattr(args, "run_dir", None) or "runs/compact")
     t0 = time.perf_counter()
     path = train_compact(cfg, train, val, run_dir, resume=bool(getattr(args, "resume", False)),
                          progress=not getattr(args, "quiet", False))

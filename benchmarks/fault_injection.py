@@ -1,0 +1,242 @@
+"""Fault injection: SIGKILL a training run at random moments, resume it each time, and compare it
+with an uninterrupted run of the same seed.
+
+    PYTHONPATH=src python benchmarks/fault_injection.py --policy compact --kills 20
+    PYTHONPATH=src python benchmarks/fault_injection.py --policy llm --kills 20
+
+compact: `train grpo --policy compact` on a small subset of the 2Wiki training file (built with the
+project's builder into a temporary folder); llm: `train grpo --policy llm` with the in-code `tiny`
+model (shaped reward, so groups differ and updates happen). Each training process runs through this
+script's ``child`` mode, which slows every write (checkpoint files and records lines are written in
+two halves with a pause between), so that kills land inside writes as well as inside steps. Kill
+times are drawn at random over the run. After the last kill the run is resumed to the end.
+
+Checks: the final checkpoint's weights equal the uninterrupted run's (max abs difference printed);
+``metrics.jsonl`` has no torn, duplicated or missing line and its values equal the reference's
+(timings excluded); every path in ``checkpoints.jsonl`` exists. Prints kills survived / N, the lost
+work per kill (steps logged but not yet checkpointed when the kill came, plus the step in flight)
+and where each kill landed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TWOWIKI = Path("/work/shared/data/2wikimultihopqa")
+WRITE_PAUSE_S = 0.05
+TIMING_KEYS = ("seconds", "elapsed_s", "warm_seconds", "sample_seconds", "train_seconds", "sample_tokens_per_s",
+               "train_tokens_per_s")
+
+
+# ---- the child: the real CLI with slowed writes -------------------------------------------------
+def child(argv: list[str]) -> int:
+    import torch
+
+    from tinker_explorer.train import records
+
+    real_save = torch.save
+
+    def slow_save(obj, f, *a, **k):
+        if not isinstance(f, (str, os.PathLike)):
+            return real_save(obj, f, *a, **k)
+        buf = io.BytesIO()
+        real_save(obj, buf, *a, **k)
+        data = buf.getvalue()
+        with open(f, "wb") as fh:
+            fh.write(data[:len(data) // 2])
+            fh.flush()
+            time.sleep(WRITE_PAUSE_S)
+            fh.write(data[len(data) // 2:])
+
+    def slow_append(self, path, row):
+        line = json.dumps(row, default=float) + "\n"
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line[:len(line) // 2])
+            fh.flush()
+            time.sleep(WRITE_PAUSE_S)
+            fh.write(line[len(line) // 2:])
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    torch.save = slow_save
+    records.RunRecords._append = slow_append
+    from tinker_explorer.cli import main
+    return main(argv)
+
+
+# ---- the parent --------------------------------------------------------------------------------
+def train_args(policy: str, tasks: Path, run: Path, steps: int, seed: int) -> list[str]:
+    common = ["train", "grpo", "--policy", policy, "--tasks", str(tasks), "--run-dir", str(run),
+              "--steps", str(steps), "--seed", str(seed)]
+    if policy == "compact":
+        return common + ["--group-size", "4", "--batch-size", "4", "--warm-epochs", "10", "--answer-epochs", "2",
+                         "--no-parser"]
+    return common + ["--engine", "local", "--model", "tiny", "--lora-rank", "8", "--group-size", "4",
+                     "--batch-size", "2", "--max-tokens", "8", "--max-steps", "3", "--reward", "shaped",
+                     "--lr", "1e-3", "--save-every", "5", "--system-prompt", "short"]
+
+
+def spawn(args: list[str], log: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    return subprocess.Popen([sys.executable, __file__, "child", *args], stdout=open(log, "a"),
+                            stderr=subprocess.STDOUT, env=env)
+
+
+def raw_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").split("\n") if path.exists() else []
+
+
+def where(run: Path) -> str:
+    """What the process was doing when it died, from what it left on disk."""
+    if any(run.rglob("*.tmp")):
+        return "checkpoint write"
+    lines = raw_lines(run / "metrics.jsonl")
+    if lines and lines[-1] != "":
+        return "metrics write"
+    ck = [json.loads(x) for x in raw_lines(run / "checkpoints.jsonl") if x.strip().endswith("}")]
+    if not any(r["name"] == "warm" for r in ck) and "compact" in str(run):
+        return "warm start"
+    return "step"
+
+
+def last_steps(run: Path) -> tuple[int, int]:
+    """(last step with a whole metrics line, last checkpointed step) on disk now."""
+    m = [json.loads(x)["step"] for x in raw_lines(run / "metrics.jsonl") if x.strip().endswith("}")]
+    c = [json.loads(x)["step"] for x in raw_lines(run / "checkpoints.jsonl") if x.strip().endswith("}")]
+    return (max(m) if m else -1), (max(c) if c else -1)
+
+
+def final_weights(run: Path, policy: str) -> dict:
+    import torch
+    if policy == "compact":
+        st = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
+        out = {f"chunk.{k}": v for k, v in st["chunk_net"].items()}
+        out.update(answer=st["answer_weight"], rerank=st["rerank"] if st["rerank"] is not None else torch.zeros(1))
+        return out
+    from safetensors.torch import load_file
+    from tinker_explorer.train.records import final_checkpoint
+    return load_file(str(Path(final_checkpoint(run).path) / "adapter_model.safetensors"))
+
+
+def check_records(run: Path, ref: Path) -> list[str]:
+    problems = []
+    text = (run / "metrics.jsonl").read_text(encoding="utf-8")
+    if not text.endswith("\n"):
+        problems.append("metrics.jsonl: last line not terminated")
+    rows = []
+    for i, line in enumerate(text.splitlines()):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            problems.append(f"metrics.jsonl line {i + 1} torn")
+    steps = [r["step"] for r in rows]
+    ref_rows = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines()]
+    if steps != [r["step"] for r in ref_rows]:
+        problems.append(f"metrics steps {steps[:5]}... differ from the reference's (duplicates or gaps)")
+    strip = lambda r: {k: v for k, v in r.items() if k not in TIMING_KEYS}
+    diff = [r["step"] for r, q in zip(rows, ref_rows) if strip(r) != strip(q)]
+    if diff:
+        problems.append(f"metrics values differ from the reference at steps {diff[:10]}")
+    for r in (json.loads(x) for x in (run / "checkpoints.jsonl").read_text().splitlines()):
+        for key in ("path", "sampler_path"):
+            p = r.get(key)
+            if p and not (run / p).exists():
+                problems.append(f"checkpoints.jsonl names a missing {key}: {p}")
+    return problems
+
+
+def run_benchmark(policy: str, kills: int, steps: int, seed: int, n_train: int, work: Path) -> dict:
+    from tinker_explorer.data.build import BuildConfig, build
+    data = work / "data"
+    build(BuildConfig(source="2wiki", input=str(TWOWIKI), out=str(data), n_train=n_train, n_val=0, seed=seed))
+    tasks = data / "train.jsonl"
+    ref, run, log = work / f"{policy}_ref", work / f"{policy}_killed", work / f"{policy}.log"
+    t0 = time.perf_counter()
+    proc, startup = spawn(train_args(policy, tasks, ref, steps, seed), log), None
+    while proc.poll() is None:
+        if startup is None and (ref / "config.json").exists():
+            startup = time.perf_counter() - t0  # imports and data loading, before any training work
+        time.sleep(0.05)
+    if proc.returncode != 0:
+        raise SystemExit(f"reference run failed; see {log}")
+    t_ref = time.perf_counter() - t0
+    startup = startup or 1.0
+    print(f"{policy}: uninterrupted run of {steps} steps: {t_ref:.0f} s")
+    rng = np.random.default_rng(seed)
+    survived, lost, landed, finished_early = 0, [], [], 0
+    while survived + finished_early < kills:
+        args = train_args(policy, tasks, run, steps, seed) + (["--resume"] if (run / "config.json").exists() else [])
+        proc = spawn(args, log)
+        # a random moment of the run's work, spread so that the kills cover most of it
+        delay = startup + rng.uniform(0, max(1.0, 1.5 * (t_ref - startup) / kills))
+        try:
+            proc.wait(timeout=delay)
+            if proc.returncode != 0:
+                raise SystemExit(f"a resumed run failed (exit {proc.returncode}); see {log}")
+            finished_early += 1  # the run ended before its kill: start the count of the rest again
+            print(f"  run finished before kill {survived + 1}")
+            break
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        m_step, c_step = last_steps(run)
+        landed.append(where(run))
+        # GRPO steps redone: logged but not checkpointed, plus the one in flight (a warm-start kill
+        # loses only the warm-start piece in flight: 0 steps)
+        lost.append(0 if landed[-1] == "warm start" else max(0, m_step - c_step) + 1)
+        survived += 1
+    code = spawn(train_args(policy, tasks, run, steps, seed) + ["--resume"], log).wait()
+    if code != 0:
+        raise SystemExit(f"the final resume failed (exit {code}); see {log}")
+    wa, wb = final_weights(ref, policy), final_weights(run, policy)
+    max_diff = max(float((wa[k].float() - wb[k].float()).abs().max()) for k in wa) if wa.keys() == wb.keys() else None
+    problems = check_records(run, ref)
+    return {"policy": policy, "kills": survived, "finished_before_a_kill": finished_early,
+            "survived": survived if not problems and max_diff == 0.0 else None,
+            "lost_steps_per_kill": lost, "landed": {k: landed.count(k) for k in sorted(set(landed))},
+            "max_abs_weight_diff": max_diff, "problems": problems, "reference_seconds": round(t_ref, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["child"]:
+        return child(argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--policy", choices=("compact", "llm"), default="compact")
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=None, help="GRPO steps (compact 40, llm 30)")
+    ap.add_argument("--n-train", type=int, default=60, help="2Wiki training tasks in the subset")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="also write the result here")
+    a = ap.parse_args(argv)
+    if not TWOWIKI.is_dir():
+        raise SystemExit(f"{TWOWIKI}: the 2Wiki data is not here")
+    steps = a.steps or (40 if a.policy == "compact" else 30)
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_benchmark(a.policy, a.kills, steps, a.seed, a.n_train, Path(tmp))
+    ok = res["survived"] is not None
+    print(f"{a.policy}: kills survived {res['kills'] if ok else 0} / {res['kills']}"
+          + (f" (the run finished before {res['finished_before_a_kill']} planned kill)" if res["finished_before_a_kill"] else ""))
+    print(f"  lost work per kill (steps redone): {res['lost_steps_per_kill']} "
+          f"(mean {np.mean(res['lost_steps_per_kill']):.2f}, max {max(res['lost_steps_per_kill'])})")
+    print(f"  kills landed in: {res['landed']}")
+    print(f"  final weights vs uninterrupted run: max |difference| = {res['max_abs_weight_diff']}")
+    print(f"  records: {'; '.join(res['problems']) or 'no torn, duplicated or missing metrics line; every checkpoint path exists; metrics equal the reference'}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=1) + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
