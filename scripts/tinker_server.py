@@ -193,7 +193,8 @@ def start(ready_timeout_s: float = 600.0) -> Server:
     run = STATE / "runs" / f"port{port}"
     shutil.rmtree(run, ignore_errors=True)
     (run / "checkpoints").mkdir(parents=True)
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(src), "TINKER_TELEMETRY": "0",
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_COMPILATION_CACHE_DIR": str(STATE / "jax-cache"),
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "PYTHONPATH": str(src), "TINKER_TELEMETRY": "0",
            "HF_HUB_OFFLINE": "1", "PATH": f"{STATE / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     cmd = [str(STATE / "bin/uv"), "run", "-m", "skyrl.tinker.api", "--base-model", str(model),
            "--backend", "jax", "--backend-config", json.dumps(BACKEND_CONFIG),

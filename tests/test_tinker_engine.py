@@ -224,5 +224,9 @@ def test_grpo_loop_runs_on_the_tinker_engine_fake(tmp_path):
                   for d in sent)
     assert advs == [-0.5, -0.5, 0.5, 0.5]  # "red" vs "blue" answers, one right: +-0.5 on action tokens
     ck = [json.loads(x) for x in (tmp_path / "run" / "checkpoints.jsonl").read_text().splitlines()]
-    assert [checkpoint_kind(c["path"]) for c in ck] == ["state", "state"]
+    assert [(c["name"], checkpoint_kind(c["path"])) for c in ck] == [("final", "state")]
     assert checkpoint_kind(ck[-1]["sampler_path"]) == "sampler"
+    rolling = [c for c in eng.service.log if c[:3] == ("call", "save_state", "step_000000")]
+    assert rolling and rolling[0][3] is not None  # the rolling state carried a TTL ...
+    deleted = [c[2] for c in eng.service.log if c[:2] == ("call", "delete")]
+    assert len(deleted) == 1 and deleted[0].endswith("/weights/step_000000")  # ... and was deleted once superseded

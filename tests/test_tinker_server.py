@@ -59,7 +59,7 @@ def runs(tinker_server, tmp_path_factory):
               "--tasks", tasks, "--lora-rank", 8, "--system-prompt", "short", "--max-steps", 1]
     times = {}
     t = time.perf_counter()
-    cli("train", "sft", *common, "--run-dir", d / "sft", "--episodes", 2, "--batch-size", 2, "--lr", 1e-4)
+    cli("train", "sft", *common, "--run-dir", d / "sft", "--episodes", 2, "--batch-size", 4, "--lr", 1e-4)
     times["sft_s"] = time.perf_counter() - t
     grpo = ["train", "grpo", *common, "--run-dir", d / "grpo", "--init", d / "sft", "--steps", 2, "--group-size", 2,
             "--batch-size", 1, "--max-tokens", 6, "--save-every", 2, "--temperature", 1.0, "--lr", 1e-4]

@@ -43,12 +43,18 @@ def skip_reason() -> str | None:
     return f"no SkyRL source for the Tinker-API server ({vendor} is absent and GitHub is unreachable)"
 
 
+_RUNNING: list = []  # one server per test session, whichever test module asks first
+
+
 @pytest.fixture(scope="session")
 def tinker_server():
     """``(url, model_dir)`` of a running server; the set-up time is printed (-s) and kept on the object."""
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
+    if _RUNNING:
+        yield _RUNNING[0]
+        return
     mod = server_module()
     os.environ.setdefault("PROJECT_PYTHON", sys.executable)
     t = time.perf_counter()
@@ -56,6 +62,7 @@ def tinker_server():
     srv = mod.start()
     srv.setup_seconds = {**{k: round(v, 1) for k, v in times.items()}, "total_s": round(time.perf_counter() - t, 1)}
     print(f"\ntinker server: {srv.url} (set-up {srv.setup_seconds})", file=sys.stderr)
+    _RUNNING.append(srv)
     try:
         yield srv
     finally:
