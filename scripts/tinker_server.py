@@ -52,7 +52,7 @@ REQUIREMENTS = [
     "safetensors>=0.6.2", "tokenizers>=0.21.2", "typer>=0.17.4", "hf_transfer", "cloudpathlib>=0.23.0",
     "zstandard>=0.23.0", "xxhash>=3.0.0", "gguf>=0.17", "psutil",
 ]
-BACKEND_CONFIG = {"max_lora_adapters": 8, "max_lora_rank": 32, "train_micro_batch_size": 4,
+BACKEND_CONFIG = {"max_lora_adapters": 12, "max_lora_rank": 32, "train_micro_batch_size": 4,
                   "sample_max_num_sequences": 8}
 UV_STANDIN = """#!{python}
 # Stand-in for `uv run [flags] -m MODULE ARGS`: runs MODULE in this venv as a child process, so
@@ -199,9 +199,7 @@ def start(ready_timeout_s: float = 600.0) -> Server:
     cmd = [str(STATE / "bin/uv"), "run", "-m", "skyrl.tinker.api", "--base-model", str(model),
            "--backend", "jax", "--backend-config", json.dumps(BACKEND_CONFIG),
            "--checkpoints-base", str(run / "checkpoints"), "--database-url", f"sqlite:///{run / 'server.db'}",
-           "--host", "127.0.0.1", "--port", str(port),
-           # free the LoRA slots of finished client processes quickly (they stop sending heartbeats)
-           "--session-timeout-sec", "30", "--session-cleanup-interval-sec", "10"]
+           "--host", "127.0.0.1", "--port", str(port)]
     log = run / "server.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=run, env=env, stdout=out, stderr=subprocess.STDOUT,
