@@ -52,7 +52,9 @@ REQUIREMENTS = [
     "safetensors>=0.6.2", "tokenizers>=0.21.2", "typer>=0.17.4", "hf_transfer", "cloudpathlib>=0.23.0",
     "zstandard>=0.23.0", "xxhash>=3.0.0", "gguf>=0.17", "psutil",
 ]
-BACKEND_CONFIG = {"max_lora_adapters": 12, "max_lora_rank": 32, "train_micro_batch_size": 4,
+# Small on purpose (a CPU shared with other work; the tests use LoRA rank 8): the JAX engine's memory
+# grows with the adapter slots and rank. $TINKER_SERVER_BACKEND_CONFIG (JSON) overrides it.
+BACKEND_CONFIG = {"max_lora_adapters": 8, "max_lora_rank": 8, "train_micro_batch_size": 4,
                   "sample_max_num_sequences": 8}
 UV_STANDIN = """#!{python}
 # Stand-in for `uv run [flags] -m MODULE ARGS`: runs MODULE in this venv as a child process, so
@@ -197,7 +199,8 @@ def start(ready_timeout_s: float = 600.0) -> Server:
            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "PYTHONPATH": str(src), "TINKER_TELEMETRY": "0",
            "HF_HUB_OFFLINE": "1", "PATH": f"{STATE / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     cmd = [str(STATE / "bin/uv"), "run", "-m", "skyrl.tinker.api", "--base-model", str(model),
-           "--backend", "jax", "--backend-config", json.dumps(BACKEND_CONFIG),
+           "--backend", "jax", "--backend-config",
+           os.environ.get("TINKER_SERVER_BACKEND_CONFIG") or json.dumps(BACKEND_CONFIG),
            "--checkpoints-base", str(run / "checkpoints"), "--database-url", f"sqlite:///{run / 'server.db'}",
            "--host", "127.0.0.1", "--port", str(port)]
     log = run / "server.log"

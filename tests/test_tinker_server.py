@@ -48,7 +48,6 @@ def rows(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def runs(tinker_server, tmp_path_factory):
     """SFT -> GRPO --init (killed after its first checkpoint, then --resume) -> eval; timings kept."""
-    sys.path.insert(0, str(Path(__file__).parent))
     from llm_helpers import tiny_tasks
 
     from tinker_explorer.data.schema import save_tasks
