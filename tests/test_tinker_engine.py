@@ -230,3 +230,11 @@ def test_grpo_loop_runs_on_the_tinker_engine_fake(tmp_path):
     assert rolling and rolling[0][3] is not None  # the rolling state carried a TTL ...
     deleted = [c[2] for c in eng.service.log if c[:2] == ("call", "delete")]
     assert len(deleted) == 1 and deleted[0].endswith("/weights/step_000000")  # ... and was deleted once superseded
+
+
+def test_base_url_is_refused_for_another_engine_and_passed_to_the_tinker_one():
+    from tinker_explorer.engines.tinker_engine import engine_options
+    with pytest.raises(UserError, match="--base-url is an option of --engine tinker"):
+        engine_options("local", "http://127.0.0.1:8000")
+    assert engine_options("tinker", "http://h:1") == {"base_url": "http://h:1"}
+    assert engine_options("local", None) == {}

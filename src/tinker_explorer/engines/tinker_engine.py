@@ -49,12 +49,11 @@ def checkpoint_kind(uri: str) -> str:
     return "state" if parts[0] == "weights" and len(parts) == 2 else "sampler"
 
 
-def engine_options(cfg) -> dict:
-    """The tinker-only options of a trainer config, for ``make_engine`` (refused on another engine)."""
-    url = getattr(cfg, "base_url", None)
-    if url and getattr(cfg, "engine", "tinker") != "tinker":
+def engine_options(engine: str, base_url: str | None) -> dict:
+    """The tinker-only options given on the command line, for ``make_engine`` (refused on another engine)."""
+    if base_url and engine != "tinker":
         raise UserError("--base-url is an option of --engine tinker")
-    return {"base_url": url} if url else {}
+    return {"base_url": base_url} if base_url else {}
 
 
 def _short(e: BaseException) -> str:

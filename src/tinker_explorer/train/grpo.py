@@ -132,7 +132,7 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
     last = records.last_checkpoint() if resume else None
     if engine is None:
         engine = make_engine(cfg.engine, model=cfg.model, lora_rank=cfg.lora_rank, seed=cfg.seed, checkpoint=None,
-                             frozen_prompt=cfg.frozen_prompt, **engine_options(cfg))
+                             frozen_prompt=cfg.frozen_prompt, **engine_options(cfg.engine, cfg.base_url))
         if init and not last:
             engine.load_state(init, optimizer=False)  # SFT weights; fresh AdamW moments
             engine.refresh_sampler()

@@ -91,7 +91,7 @@ def run_sft(cfg: SFTConfig, tasks: Sequence[Task] | None = None, demo: Policy | 
         raise UserError(f"{cfg.tasks}: no tasks")
     records = RunRecords(cfg.run_dir, cfg)
     engine = engine or make_engine(cfg.engine, model=cfg.model, lora_rank=cfg.lora_rank, seed=cfg.seed,
-                                   frozen_prompt=cfg.frozen_prompt, **engine_options(cfg))
+                                   frozen_prompt=cfg.frozen_prompt, **engine_options(cfg.engine, cfg.base_url))
     if hasattr(engine, "save_dir"):
         engine.save_dir = Path(cfg.run_dir) / "checkpoints"
     llm = LLMPolicy(engine, system_prompt=cfg.system_prompt)
