@@ -156,6 +156,54 @@ def check_records(run: Path, ref: Path) -> list[str]:
     return problems
 
 
+def warm_done(run: Path) -> bool:
+    return any(json.loads(x).get("name") == "warm" for x in raw_lines(run / "checkpoints.jsonl") if x.endswith("}"))
+
+
+def writing(run: Path, kind: str) -> bool:
+    if kind == "checkpoint write":
+        return any(run.rglob("*.tmp"))
+    lines = raw_lines(run / "metrics.jsonl")
+    return bool(lines) and lines[-1] != ""
+
+
+def kill_at(proc: subprocess.Popen, run: Path, kind: str, rng, t: dict) -> bool:
+    """Wait for a random moment of the asked kind, then SIGKILL; False when the run ended first."""
+    def alive_sleep(seconds: float) -> bool:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            if proc.poll() is not None:
+                return False
+            time.sleep(0.005)
+        return True
+    t0 = time.perf_counter()
+    if kind == "warm start":
+        ok = alive_sleep(t["startup"] + rng.uniform(0, t["warm"]))
+    else:
+        while t["has_warm"] and not warm_done(run):  # into GRPO first
+            if proc.poll() is not None or time.perf_counter() - t0 > 600:
+                return False
+            time.sleep(0.01)
+        if kind == "step":
+            ok = alive_sleep(rng.uniform(0, 3 * t["step"]))
+        else:  # the k-th write of that kind from now, k random
+            ok, seen, skip, was = True, 0, int(rng.integers(0, 3)), False
+            while ok:
+                now = writing(run, kind)
+                if now and not was:
+                    if seen == skip:
+                        break
+                    seen += 1
+                was = now
+                ok = proc.poll() is None
+                time.sleep(0.002)
+    if not ok or proc.poll() is not None:
+        return False
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return True
+
+
 def run_benchmark(policy: str, kills: int, steps: int, seed: int, n_train: int, work: Path) -> dict:
     from tinker_explorer.data.build import BuildConfig, build
     data = work / "data"
@@ -163,38 +211,43 @@ def run_benchmark(policy: str, kills: int, steps: int, seed: int, n_train: int, 
     tasks = data / "train.jsonl"
     ref, run, log = work / f"{policy}_ref", work / f"{policy}_killed", work / f"{policy}.log"
     t0 = time.perf_counter()
-    proc, startup = spawn(train_args(policy, tasks, ref, steps, seed), log), None
+    proc, startup, warm_end = spawn(train_args(policy, tasks, ref, steps, seed), log), None, None
     while proc.poll() is None:
         if startup is None and (ref / "config.json").exists():
             startup = time.perf_counter() - t0  # imports and data loading, before any training work
-        time.sleep(0.05)
+        if warm_end is None and warm_done(ref):
+            warm_end = time.perf_counter() - t0
+        time.sleep(0.02)
     if proc.returncode != 0:
         raise SystemExit(f"reference run failed; see {log}")
     t_ref = time.perf_counter() - t0
     startup = startup or 1.0
-    print(f"{policy}: uninterrupted run of {steps} steps: {t_ref:.0f} s")
+    has_warm = policy == "compact"
+    warm_end = warm_end if has_warm and warm_end else startup
+    t = {"startup": startup, "warm": warm_end - startup, "step": (t_ref - warm_end) / steps, "has_warm": has_warm}
+    print(f"{policy}: uninterrupted run of {steps} steps: {t_ref:.0f} s (start-up {startup:.0f} s, warm start "
+          f"{t['warm']:.0f} s, {t['step']:.2f} s per step)")
     rng = np.random.default_rng(seed)
+    kinds = ["step", "checkpoint write", "metrics write"]
+    n_warm = kills // 4 if has_warm else 0
+    plan = ["warm start"] * n_warm + list(rng.permutation([kinds[i % 3] for i in range(kills - n_warm)]))
     survived, lost, landed, finished_early = 0, [], [], 0
-    while survived + finished_early < kills:
+    for kind in plan:
         args = train_args(policy, tasks, run, steps, seed) + (["--resume"] if (run / "config.json").exists() else [])
         proc = spawn(args, log)
-        # a random moment of the run's work, spread so that the kills cover most of it
-        delay = startup + rng.uniform(0, max(1.0, 1.5 * (t_ref - startup) / kills))
-        try:
-            proc.wait(timeout=delay)
+        if not kill_at(proc, run, kind, rng, t):
+            proc.wait()
             if proc.returncode != 0:
                 raise SystemExit(f"a resumed run failed (exit {proc.returncode}); see {log}")
-            finished_early += 1  # the run ended before its kill: start the count of the rest again
-            print(f"  run finished before kill {survived + 1}")
+            finished_early += 1
             break
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
         m_step, c_step = last_steps(run)
-        landed.append(where(run))
-        # GRPO steps redone: logged but not checkpointed, plus the one in flight (a warm-start kill
-        # loses only the warm-start piece in flight: 0 steps)
-        lost.append(0 if landed[-1] == "warm start" else max(0, m_step - c_step) + 1)
+        landed.append(where(run) if kind != "step" else "step")
+        # GRPO steps redone: those logged but not checkpointed, plus the step in flight unless the kill
+        # came while its own checkpoint was written (then it is the last logged one); a warm-start
+        # kill loses only the warm-start piece in flight: 0 steps
+        lost.append(0 if landed[-1] == "warm start" else
+                    max(0, m_step - c_step) + (0 if landed[-1] == "checkpoint write" else 1))
         survived += 1
     code = spawn(train_args(policy, tasks, run, steps, seed) + ["--resume"], log).wait()
     if code != 0:
@@ -202,7 +255,7 @@ def run_benchmark(policy: str, kills: int, steps: int, seed: int, n_train: int, 
     wa, wb = final_weights(ref, policy), final_weights(run, policy)
     max_diff = max(float((wa[k].float() - wb[k].float()).abs().max()) for k in wa) if wa.keys() == wb.keys() else None
     problems = check_records(run, ref)
-    return {"policy": policy, "kills": survived, "finished_before_a_kill": finished_early,
+    return {"policy": policy, "kills": survived, "plan": plan, "landed_each": landed, "finished_before_a_kill": finished_early,
             "survived": survived if not problems and max_diff == 0.0 else None,
             "lost_steps_per_kill": lost, "landed": {k: landed.count(k) for k in sorted(set(landed))},
             "max_abs_weight_diff": max_diff, "problems": problems, "reference_seconds": round(t_ref, 1)}

@@ -31,7 +31,7 @@ def harness(tmp_path):
     for name, reward, extra in (("base", "f1", ""), ("shaped", "shaped", "")):
         (leaves / f"{name}.py").write_text(LEAF.format(desc=f"leaf {name}", reward=reward, extra=extra, tiny=TINY))
     (leaves / "crash.py").write_text("DESCRIPTION = 'raises'\ndef configure(cfg):\n    raise RuntimeError('boom')\n")
-    return Harness(train_tasks=str(tasks), leaves_dir=str(leaves), baseline_leaf="base", time_limit_s=60,
+    return Harness(train_tasks=str(tasks), leaves_dir=str(leaves), baseline_leaf="base", grpo_steps=2,
                    holdout_from=9)
 
 
@@ -46,6 +46,7 @@ def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path, monkeypa
         assert r["status"] in ("keep", "discard") and 0.0 <= float(r["f1"]) <= 1.0
         assert float(r["f1_ci_low"]) <= float(r["f1"]) <= float(r["f1_ci_high"])
         assert r["description"] == f"leaf {r['leaf']}"
+        assert r["steps_done"] == "2" and int(r["seconds"]) >= 0  # every leaf: the harness's fixed steps
     # the two leaves differ only in the GRPO reward: one warm start serves both
     warm = [p for p in (tmp_path / "leaves" / "runs" / "_warm").iterdir() if p.is_dir()]
     assert len(warm) == 1 and (warm[0] / "warm.pt").is_file()
@@ -55,6 +56,15 @@ def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path, monkeypa
     table, rows = summary(harness)
     assert f"| shaped | ccccccc | {ledger[0]['src_hash']} | 1 |" in table and "baseline" in table
     assert "diff_vs_baseline" in next(r for r in rows if r["leaf"] == "shaped")
+
+
+def test_a_leaf_may_not_change_the_fixed_number_of_steps(harness):
+    leaf = harness.leaves_dir + "/short.py"
+    with open(leaf, "w") as f:
+        f.write("from dataclasses import replace\nDESCRIPTION = 'fewer steps'\n"
+                "def configure(cfg):\n    return replace(cfg, time_limit_s=5.0)\n")
+    with pytest.raises(UserError, match="the harness fixes 2 GRPO steps"):
+        run_leaf("short", [0], harness, progress=False)
 
 
 def test_crashing_leaf_is_recorded_not_hidden(harness):

@@ -98,3 +98,24 @@ def test_a_missing_checkpoint_is_one_sentence(tmp_path):
     from tinker_explorer.policies.compact import resolve_checkpoint as compact_resolve
     with pytest.raises(UserError, match="no such compact checkpoint file"):
         compact_resolve(run)
+
+
+def test_resuming_a_run_killed_before_its_first_checkpoint_starts_it_over(tmp_path):
+    run = tmp_path / "run"
+    rec = RunRecords(run, {"lr": 0.1})
+    rec.log_metrics(0, {"loss": 1.0})  # step 0 logged, killed before its checkpoint line
+    with pytest.raises(UserError, match="already holds a run"):
+        RunRecords(run, {"lr": 0.1})
+    rec = RunRecords(run, {"lr": 0.1}, resume=True)
+    assert rec.metrics() == [] and rec.last_checkpoint() is None
+    with pytest.raises(UserError, match="nothing to resume"):
+        RunRecords(tmp_path / "never", {"lr": 0.1}, resume=True)
+
+
+def test_a_resume_with_another_config_is_refused_in_one_sentence(tmp_path):
+    run = tmp_path / "run"
+    RunRecords(run, {"lr": 0.1, "reward": {"name": "f1"}, "steps": 5}).log_checkpoint(0, "step", str(run / "x"))
+    RunRecords(run, {"lr": 0.1, "reward": {"name": "f1"}, "steps": 9}, resume=True)  # more steps: allowed
+    assert json.loads((run / "config.json").read_text())["steps"] == 9
+    with pytest.raises(UserError, match=r"reward.name would be 'shaped', but it was started with 'f1'"):
+        RunRecords(run, {"lr": 0.1, "reward": {"name": "shaped"}, "steps": 9}, resume=True)

@@ -2,10 +2,11 @@
 
 Fixed and read-only (``HARNESS``): the tasks (2Wiki train, split once into a training part
 and a held-out part; dev is never used here, it is for final numbers), the
-metric (token F1 on the held-out part, bootstrap CI), the reading budget and the time limit
-per experiment. The supervised warm start is shared: it is trained once per seed and warm-start
+metric (token F1 on the held-out part, bootstrap CI), the reading budget and the number of GRPO
+steps per experiment (fixed, so a leaf that reads more is not given fewer steps; each row records
+the steps it did and its seconds). The supervised warm start is shared: it is trained once per seed and warm-start
 config (cached under ``leaves/runs/_warm/``) and every leaf's GRPO starts from it, as the
-original's RL runs all started from one SFT checkpoint; the time limit is the GRPO stage's. Mutable: one file per leaf in ``leaves/`` with a ``DESCRIPTION`` and a
+original's RL runs all started from one SFT checkpoint. Mutable: one file per leaf in ``leaves/`` with a ``DESCRIPTION`` and a
 ``configure(cfg) -> cfg`` that edits the compact trainer's config. ``leaves run LEAF``
 trains and evaluates each seed and appends a row per seed to ``leaves/results.tsv``;
 ``leaves summary`` prints the ledger per leaf with paired comparisons against the baseline.
@@ -31,7 +32,7 @@ from tinker_explorer.errors import UserError
 from tinker_explorer.train.records import PACKAGE_DIR, _blob_id, _listing_hash, src_hash
 
 LEDGER_COLUMNS = ("commit", "leaf", "seed", "f1", "f1_ci_low", "f1_ci_high", "em", "tokens_read", "seconds",
-                  "status", "description", "src_hash", "leaf_hash")
+                  "status", "description", "src_hash", "leaf_hash", "steps_done")
 PACKAGE_IN_GIT = "src/tinker_explorer"  # its path in the checkout (PACKAGE_DIR.parents[1]) that git knows
 
 
@@ -46,7 +47,7 @@ class Harness:
     # mixed in the much easier official-train questions: heuristic 0.907 there vs 0.726 here).
     holdout_from: int = 1000
     budget: int = 2000
-    time_limit_s: float = 240.0  # per experiment (one seed), GRPO stage; the shared warm start is extra
+    grpo_steps: int = 80  # per experiment (one seed), after the shared warm start; no leaf may change it
     baseline_leaf: str = "f1_honest"
     leaves_dir: str = "leaves"
 
@@ -228,7 +229,10 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
         row = {"commit": commit, "leaf": name, "seed": seed, "description": getattr(leaf, "DESCRIPTION", ""),
                "src_hash": code, "leaf_hash": leaf_hash(Path(h.leaves_dir) / f"{name}.py")}
         try:
-            cfg = leaf.configure(CompactTrainConfig(seed=seed, budget=h.budget, time_limit_s=h.time_limit_s))
+            cfg = leaf.configure(CompactTrainConfig(seed=seed, budget=h.budget, steps=h.grpo_steps, time_limit_s=None))
+            if cfg.steps != h.grpo_steps or cfg.time_limit_s is not None or not cfg.grpo:
+                raise UserError(f"leaf {name}: the harness fixes {h.grpo_steps} GRPO steps and no time limit; "
+                                "a leaf may not change steps, time_limit_s or grpo")
             if cfg.warm_start and cfg.init_from is None:
                 cfg = dataclasses.replace(cfg, init_from=str(shared_warm_start(cfg, train, trainer, h, progress)))
                 t0 = time.perf_counter()
@@ -236,6 +240,8 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
                 import shutil
                 shutil.rmtree(run_dir)  # a leaf run is always from scratch: its records are regenerated
             ckpt = trainer(cfg, train, hold[:100], run_dir, resume=False, progress=progress)
+            from tinker_explorer.train.records import final_checkpoint
+            row["steps_done"] = str(final_checkpoint(run_dir).step)
             # the metric is fixed: F1 on the held-out part, at the harness budget, honest env
             policy = get_policy("compact", checkpoint=str(ckpt))
             trajs = run_episodes(policy, hold, EnvConfig(budget=h.budget), seed=seed)
@@ -254,7 +260,7 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
         append_row(row, h)
         rows.append(row)
         print(f"leaf {name} seed {seed}: F1 {row.get('f1', '-')} tokens {row.get('tokens_read', '-')} "
-              f"{row['status']} ({row['seconds']} s)")
+              f"{row['status']} ({row.get('steps_done', '-')} GRPO steps, {row['seconds']} s)")
     return rows
 
 
