@@ -60,8 +60,9 @@ def runs(tinker_server, tmp_path_factory):
     t = time.perf_counter()
     cli("train", "sft", *common, "--run-dir", d / "sft", "--episodes", 2, "--batch-size", 4, "--lr", 1e-4)
     times["sft_s"] = time.perf_counter() - t
-    grpo = ["train", "grpo", *common, "--run-dir", d / "grpo", "--init", d / "sft", "--steps", 2, "--group-size", 2,
-            "--batch-size", 1, "--max-tokens", 6, "--save-every", 2, "--temperature", 1.0, "--lr", 1e-4]
+    grpo = ["train", "grpo", *common, "--run-dir", d / "grpo", "--init", d / "sft", "--steps", 2, "--group-size", 4,
+            "--batch-size", 1, "--max-tokens", 6, "--save-every", 2, "--temperature", 1.0, "--lr", 1e-4,
+            "--reward", "shaped"]  # shaped: a parse error and a valid OPEN differ, so groups can train
     t = time.perf_counter()
     proc = cli(*grpo, background=True)
     ck = d / "grpo" / "checkpoints.jsonl"
@@ -103,6 +104,8 @@ def test_grpo_init_from_the_sft_run_resumes_from_its_last_saved_state(runs):
     metrics = rows(d / "grpo" / "metrics.jsonl")
     assert [m["step"] for m in metrics] == [0, 1]
     assert all(math.isfinite(m["loss"]) for m in metrics if "loss" in m)
+    print(f"\ngrpo: {[(m['step'], m['n_datums'], m.get('loss')) for m in metrics]} (step, datums, loss)",
+          file=sys.stderr)
     ck = rows(d / "grpo" / "checkpoints.jsonl")
     assert [(r["step"], r["name"]) for r in ck] == [(1, "final")]  # the rolling step-0 state was superseded
     assert checkpoint_kind(ck[-1]["path"]) == "state" and checkpoint_kind(ck[-1]["sampler_path"]) == "sampler"
