@@ -22,7 +22,7 @@ pytest.importorskip("tinker")
 
 from tinker_server import API_KEY, ROOT, tinker_server  # noqa: E402,F401
 
-from tinker_explorer.engines.base import make_datum  # noqa: E402
+from tinker_explorer.engines.base import AdamParams, make_datum  # noqa: E402
 from tinker_explorer.engines.tinker_engine import checkpoint_kind  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -146,3 +146,12 @@ def test_local_engine_and_server_agree_on_logprobs_and_token_losses(tinker_serve
           f"summed loss server {fb_remote:.5f} local {fb_local:.5f}", file=sys.stderr)
     assert max(diffs) < LOGPROB_TOL and max(loss_diffs) < LOGPROB_TOL
     assert fb_remote == pytest.approx(fb_local, rel=1e-3)
+    # a GRPO step (importance sampling, then AdamW) on the server: the sampler's logprobs are the
+    # learner's, so every ratio is 1 and the loss is minus the sum of the advantages
+    ids = tok.encode(texts[1], add_special_tokens=False)
+    mask = [0] + [1] * (len(ids) - 1)
+    lps = [0.0] + lp_local[1]
+    step = [make_datum(ids, mask, "importance_sampling", lps, a) for a in (0.5, -0.25)]
+    fb, op = remote.forward_backward_optim(step, "importance_sampling", AdamParams(learning_rate=1e-4))
+    assert fb.loss == pytest.approx(-(0.5 - 0.25) * (len(ids) - 1), abs=1e-3) and fb.n_tokens == 2 * (len(ids) - 1)
+    assert remote.logprobs(step[:1])[0] != lp_remote[1]  # the optimizer step changed the weights
