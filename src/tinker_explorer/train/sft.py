@@ -18,6 +18,7 @@ import numpy as np
 
 from tinker_explorer.data.schema import Task
 from tinker_explorer.engines.base import AdamParams, Datum
+from tinker_explorer.engines.tinker_engine import engine_options
 from tinker_explorer.env.explorer import EnvConfig
 from tinker_explorer.env.rewards import RewardConfig
 from tinker_explorer.env.types import Action, ActionKind
@@ -46,6 +47,7 @@ class SFTConfig:
     min_f1: float = 0.0  # keep demonstrations whose episode reached at least this F1
     system_prompt: str = "default"  # policies.prompts name; GRPO/eval must use the same one
     frozen_prompt: bool = False  # local engine CPU speed option: no gradient through prompt tokens
+    base_url: str | None = None  # tinker engine: a Tinker-API server other than Tinker cloud
 
 
 def demonstrations(demo: Policy, llm: LLMPolicy, tasks: Sequence[Task], n_episodes: int,
@@ -89,7 +91,7 @@ def run_sft(cfg: SFTConfig, tasks: Sequence[Task] | None = None, demo: Policy | 
         raise UserError(f"{cfg.tasks}: no tasks")
     records = RunRecords(cfg.run_dir, cfg)
     engine = engine or make_engine(cfg.engine, model=cfg.model, lora_rank=cfg.lora_rank, seed=cfg.seed,
-                                   frozen_prompt=cfg.frozen_prompt)
+                                   frozen_prompt=cfg.frozen_prompt, **engine_options(cfg.engine, cfg.base_url))
     if hasattr(engine, "save_dir"):
         engine.save_dir = Path(cfg.run_dir) / "checkpoints"
     llm = LLMPolicy(engine, system_prompt=cfg.system_prompt)
