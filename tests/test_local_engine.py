@@ -314,14 +314,15 @@ def test_dtype_option():
 # ---- training on shared prompts ----------------------------------------------------------------
 @pytest.mark.parametrize("loss", ["importance_sampling", "ppo", "cross_entropy"])
 def test_shared_prompt_training_equals_one_sequence_at_a_time(loss, monkeypatch):
-    """A group's prompt run once (forward and backward) gives the per-datum loss to 1e-5 (relative)
-    and every LoRA gradient to 1e-5 of the largest, in float32."""
+    """A group's prompt (or a common start of several prompts) run once, forward and backward, gives the
+    per-datum loss to 1e-5 (relative) and every LoRA gradient to 1e-5 of the largest, in float32."""
     from tinker_explorer.engines import shared_prefix
     e = trained(fresh())
     tok = e.tokenizer
     prompts = [tok.encode("the shared prompt of a group, long enough", add_special_tokens=False),
-               tok.encode("another", add_special_tokens=False)]
-    res = e.sample(prompts, 4, 7, seed=5)
+               tok.encode("another prompt, also long enough", add_special_tokens=False),
+               tok.encode("the shared prompt of a group, then a later turn", add_special_tokens=False)]
+    res = e.sample(prompts, 3, 7, seed=5)
     ds = _rollout_datums(prompts, res, adv=lambda k: k - 1.5)
     if loss == "cross_entropy":
         ds = [make_datum(d.model_input + d.loss_fn_inputs["target_tokens"][-1:],
@@ -334,7 +335,7 @@ def test_shared_prompt_training_equals_one_sequence_at_a_time(loss, monkeypatch)
     got = e.forward_backward(ds, loss)
     g_got = [p.grad.clone() for p in e.params]
     e.optimizer.zero_grad()
-    assert sorted(calls) == [4, 4]  # both groups took the shared path; the odd datum did not
+    assert sorted(calls) == [3, 6]  # a first turn + a later turn sharing its start, another prompt; not the odd one
     monkeypatch.setattr(shared_prefix, "group_by_prefix", lambda d, min_group=2: ([], list(d)))
     want = e.forward_backward(ds, loss)
     g_want = [p.grad.clone() for p in e.params]

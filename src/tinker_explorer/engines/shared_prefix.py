@@ -26,23 +26,42 @@ def first_trained(d: Datum) -> int:
     return next((i for i, x in enumerate(w) if x != 0), len(w))
 
 
-def group_by_prefix(datums: Sequence[Datum], min_group: int = 2):
-    """([(p0, datums sharing model_input[:p0]), ...] for groups of >= min_group, the other datums)."""
-    groups: dict[tuple, list[Datum]] = {}
-    rest = []
+def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
+
+
+def group_by_prefix(datums: Sequence[Datum], min_group: int = 2, min_shared: int = 16):
+    """([(shared length, datums sharing model_input[:length]), ...], the other datums).
+
+    The shared part ends at or before every member's first trained position. Datums are sorted by
+    their untrained prefix and grouped greedily while the common prefix stays >= ``min_shared``
+    tokens and >= half of the group's so far: a GRPO group's first turn shares its whole prompt,
+    later turns share the question and previews, and another task's datums (sharing only the
+    system prompt) start a group of their own.
+    """
+    keyed, rest = [], []
     for d in datums:
         p0 = first_trained(d)
         if 0 < p0 < len(d.model_input):
-            groups.setdefault((p0, tuple(d.model_input[:p0])), []).append(d)
+            keyed.append((d.model_input[:p0], d))
         else:
             rest.append(d)
-    shared = []
-    for (p0, _), g in groups.items():
-        if len(g) >= min_group:
-            shared.append((p0, g))
-        else:
-            rest += g
-    return shared, rest
+    keyed.sort(key=lambda kd: kd[0])
+    groups: list[tuple[int, list[Datum]]] = []
+    head: Sequence[int] = ()
+    for key, d in keyed:
+        if groups:
+            shared = _lcp(head[:groups[-1][0]], key)
+            if shared >= max(min_shared, groups[-1][0] // 2):
+                groups[-1] = (shared, groups[-1][1] + [d])
+                continue
+        groups.append((len(key), [d]))
+        head = key
+    shared_groups = []
+    for n, g in groups:
+        (shared_groups.append((n, g)) if len(g) >= min_group else rest.extend(g))
+    return shared_groups, rest
 
 
 class LossTerms:
@@ -89,7 +108,8 @@ class LossTerms:
 
 
 def prefix_group_backward(engine, group: Sequence[Datum], p0: int, terms: LossTerms, frozen: bool = False) -> None:
-    """Loss and gradient of ``group`` (datums sharing ``model_input[:p0]``) with the prefix run once."""
+    """Loss and gradient of ``group`` (datums sharing ``model_input[:p0]``, none trained before p0)
+    with that prefix run once."""
     from transformers import DynamicCache
     torch, dev = engine.torch, engine.device
     lm = engine.model.base_model.model
