@@ -111,7 +111,7 @@ class FastDecoder:
         dev = self.embed.weight.device
         lens = [len(p) for p in prompts]
         lmax = max(lens)
-        dtype = self.embed.weight.dtype
+        dtype = torch.float32  # attention runs in float32: CPU batched bf16 products are slow
         shape = (len(prompts), self.n_kv, lmax, self.head_dim)
         keys = [torch.zeros(shape, dtype=dtype, device=dev) for _ in self.layers]
         vals = [torch.zeros(shape, dtype=dtype, device=dev) for _ in self.layers]
@@ -162,9 +162,9 @@ class FastDecoder:
             q, k, v = self._qkv(layer, layer.input_layernorm(x), cos, sin)  # [n, heads, d]
             own_k[li][:, :, t] = k
             own_v[li][:, :, t] = v
-            q = q.view(n, self.n_kv, self.rep, self.head_dim)
+            q = q.float().view(n, self.n_kv, self.rep, self.head_dim)
             o = self._attend(q, keys[li], vals[li], own_k[li][:, :, :t + 1], own_v[li][:, :, :t + 1], bias, rows)
-            x = x + layer.self_attn.o_proj(o.reshape(n, -1))
+            x = x + layer.self_attn.o_proj(o.reshape(n, -1).to(x.dtype))
             x = self._mlp(layer, x)
         return self.head(self.norm(x)).float()
 
@@ -181,7 +181,7 @@ class FastDecoder:
         sp = sp.view(P, self.n_kv, rows.per, self.rep, -1).permute(0, 2, 1, 3, 4)  # [P, per, kv, rep, L]
         sp = sp.reshape(P * rows.per, self.n_kv, self.rep, -1) if rows.reshape else sp[rows.group, rows.slot]
         so = (q @ ok.transpose(-1, -2)).float() * self.scaling  # [n, kv, rep, t+1]
-        w = torch.softmax(torch.cat([sp, so], -1), -1).to(q.dtype)
+        w = torch.softmax(torch.cat([sp, so], -1), -1)
         wp, wo = w[..., :sp.shape[-1]], w[..., sp.shape[-1]:]
         out = wo @ ov  # [n, kv, rep, d]
         if rows.reshape:
@@ -206,7 +206,7 @@ class FastDecoder:
         lmax = int(lens.max())
         bias = torch.zeros(len(uniq), 1, 1, lmax, device=dev)
         bias[:, 0, 0] = torch.where(torch.arange(lmax, device=dev)[None, :] < lens[:, None], 0.0, float("-inf"))
-        n, dtype = len(seqs), keys[0].dtype
+        n, dtype = len(seqs), torch.float32
         own = (n, self.n_kv, max(max_tokens - 1, 1), self.head_dim)
         own_k = [torch.empty(own, dtype=dtype, device=dev) for _ in self.layers]
         own_v = [torch.empty(own, dtype=dtype, device=dev) for _ in self.layers]

@@ -78,22 +78,14 @@ def load_model_and_tokenizer(model: str | None, dtype=None):
     return m, tok, model
 
 
-def native_bf16_cpu() -> bool:
-    """True when this CPU multiplies bfloat16 natively (AVX512_BF16 or AMX): bf16 is then ~2-3x fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
 def resolve_dtype(dtype: str, device_type: str, model: str | None):
-    """``auto``: bfloat16 on CUDA and on CPUs with native bf16, float32 elsewhere and for ``tiny``."""
+    """``auto``: bfloat16 on CUDA, float32 on CPU. On an AVX512_BF16 CPU (torch 2.13) bf16 made
+    large products faster but one-row and small batched products slower: end to end, a rollout
+    of SmolLM2 ran slower in bf16 than in float32 (benchmarks/bench_llm.py measures both)."""
     import torch
     names = {"float32": torch.float32, "bfloat16": torch.bfloat16}
     if dtype == "auto":
-        bf16 = device_type == "cuda" or (model != "tiny" and native_bf16_cpu())
-        return torch.bfloat16 if bf16 else torch.float32
+        return torch.bfloat16 if device_type == "cuda" else torch.float32
     if dtype not in names:
         raise UserError(f"unknown dtype {dtype!r}; choose auto, float32 or bfloat16")
     return names[dtype]
