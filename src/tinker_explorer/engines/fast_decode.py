@@ -32,6 +32,8 @@ def supports(lm) -> bool:
     cfg = getattr(lm, "config", None)
     if body is None or cfg is None or not hasattr(body, "rotary_emb") or not hasattr(body, "layers"):
         return False
+    if getattr(cfg, "model_type", "") == "mistral" and getattr(cfg, "sliding_window", None):
+        return False
     if getattr(cfg, "use_sliding_window", False) or getattr(cfg, "layer_types", None) and any(
             t != "full_attention" for t in cfg.layer_types):
         return False

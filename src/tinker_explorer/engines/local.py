@@ -6,12 +6,16 @@
   imported, because its dependencies - ``llm``, ``llama-cpp-python`` - are not installed).
   ``tiny`` builds a random 2-layer model in code (tests, smoke runs).
 - LoRA via peft (rank and target modules configurable); AdamW with Tinker's defaults.
-- Sampling: one left-padded batch for every (prompt, sample) pair, a prefill, then incremental
-  decoding that feeds only the newest token and reuses the KV cache (``past_key_values``).
-  The recorded logprob of a sampled token is its log-softmax at temperature 1, i.e. what the
-  learner computes for the same weights, so importance ratios start at exactly 1.
+- Sampling (Llama-family models: engines/fast_decode.py): distinct prompts prefilled packed, a
+  group's prompt once with its keys/values shared by its samples, a preallocated KV cache written in
+  place, finished rows dropped, no forward after the last token; other architectures use
+  transformers' cache. The recorded logprob of a sampled token is its log-softmax at temperature 1,
+  i.e. what the learner computes for the same weights (tests hold the two together).
+- Training: datums sharing a prompt (or its start) run it once, forward and backward, with the exact
+  gradient (engines/shared_prefix.py); the rest in padded micro-batches.
 - Losses: the token-sum losses documented in :mod:`tinker_explorer.engines.base`.
-- CPU in float32; CUDA in bfloat16 when a GPU is present.
+- ``dtype``: float32 on CPU, bfloat16 on CUDA by default; the same for sampler and learner (LoRA
+  weights and AdamW state stay float32).
 """
 
 from __future__ import annotations
