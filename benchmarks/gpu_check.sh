@@ -39,7 +39,7 @@ python3 -c "import torch, transformers, peft; print('torch', torch.__version__, 
 
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   log "stage 1: engine + trainer tests on CUDA"
-  timeout 200 python3 -m pytest -q -m "not slow" -p no:cacheprovider tests/test_engines.py tests/test_llm_train.py 2>&1 | tail -40
+  timeout 200 python3 -m pytest -q -m "not slow" -p no:cacheprovider tests/test_engines.py tests/test_local_engine.py tests/test_llm_train.py 2>&1 | tail -40
 fi
 [ "${TESTS_ONLY:-0}" = 1 ] && exit 0
 

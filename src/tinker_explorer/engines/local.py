@@ -6,12 +6,16 @@
   imported, because its dependencies - ``llm``, ``llama-cpp-python`` - are not installed).
   ``tiny`` builds a random 2-layer model in code (tests, smoke runs).
 - LoRA via peft (rank and target modules configurable); AdamW with Tinker's defaults.
-- Sampling: one left-padded batch for every (prompt, sample) pair, a prefill, then incremental
-  decoding that feeds only the newest token and reuses the KV cache (``past_key_values``).
-  The recorded logprob of a sampled token is its log-softmax at temperature 1, i.e. what the
-  learner computes for the same weights, so importance ratios start at exactly 1.
+- Sampling (Llama-family models: engines/fast_decode.py): distinct prompts prefilled packed, a
+  group's prompt once with its keys/values shared by its samples, a preallocated KV cache written in
+  place, finished rows dropped, no forward after the last token; other architectures use
+  transformers' cache. The recorded logprob of a sampled token is its log-softmax at temperature 1,
+  i.e. what the learner computes for the same weights (tests hold the two together).
+- Training: datums sharing a prompt (or its start) run it once, forward and backward, with the exact
+  gradient (engines/shared_prefix.py); the rest in padded micro-batches.
 - Losses: the token-sum losses documented in :mod:`tinker_explorer.engines.base`.
-- CPU in float32; CUDA in bfloat16 when a GPU is present.
+- ``dtype``: float32 on CPU, bfloat16 on CUDA by default; the same for sampler and learner (LoRA
+  weights and AdamW state stay float32).
 """
 
 from __future__ import annotations
@@ -66,7 +70,9 @@ def load_model_and_tokenizer(model: str | None, dtype=None):
             if not p.is_file():
                 raise UserError(f"{model}: no such GGUF file")
             tok = AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
-            m = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name, **kw)
+            # dequantised to float32 Linear layers; the caller casts (asking for bf16 here keeps the
+            # packed weights and a float32 kernel that casts on every matmul: ~50x slower)
+            m = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name)
         else:
             tok = AutoTokenizer.from_pretrained(model)
             m = AutoModelForCausalLM.from_pretrained(model, **kw)
@@ -76,7 +82,23 @@ def load_model_and_tokenizer(model: str | None, dtype=None):
     return m, tok, model
 
 
+def resolve_dtype(dtype: str, device_type: str, model: str | None):
+    """``auto``: bfloat16 on CUDA, float32 on CPU. On an AVX512_BF16 CPU (torch 2.13) bf16 made
+    large products faster but one-row and small batched products slower: end to end, a rollout
+    of SmolLM2 ran slower in bf16 than in float32 (benchmarks/bench_llm.py measures both)."""
+    import torch
+    names = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+    if dtype == "auto":
+        return torch.bfloat16 if device_type == "cuda" else torch.float32
+    if dtype not in names:
+        raise UserError(f"unknown dtype {dtype!r}; choose auto, float32 or bfloat16")
+    return names[dtype]
+
+
 class LocalEngine:
+    """``dtype``: the base weights' (and activations') type, the same for sampler and learner;
+    the LoRA weights and AdamW state stay float32 (peft upcasts adapters of a bf16 model)."""
+
     name = "local"
 
     def __init__(self, model: str | None = None, lora_rank: int = 32, seed: int = 0,
@@ -84,18 +106,18 @@ class LocalEngine:
                  lora_alpha: float | None = None, device: str | None = None,
                  model_obj=None, tokenizer_obj=None, sample_batch_size: int = 64,
                  train_tokens_per_batch: int | None = None, save_dir: str | Path = "checkpoints",
-                 frozen_prompt: bool = False):
+                 frozen_prompt: bool = False, dtype: str = "auto", fast_sampler: bool = True):
         import torch
         from peft import LoraConfig, get_peft_model
 
         self.torch = torch
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        self.dtype = resolve_dtype(dtype, self.device.type, model)
         if model_obj is not None:
             base, self.tokenizer, self.base_model = model_obj, tokenizer_obj, model or "custom"
         else:
-            base, self.tokenizer, self.base_model = load_model_and_tokenizer(model, dtype=dtype)
-        base = base.to(device=self.device, dtype=dtype)
+            base, self.tokenizer, self.base_model = load_model_and_tokenizer(model, dtype=self.dtype)
+        base = base.to(device=self.device, dtype=self.dtype)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         present = {n.rsplit(".", 1)[-1] for n, _ in base.named_modules()}
@@ -116,15 +138,15 @@ class LocalEngine:
         import inspect
         fwd = inspect.signature(type(self.model.base_model.model).forward).parameters
         self._cache_kw = "cache" if "cache" in fwd else "past_key_values"
+        from tinker_explorer.engines import fast_decode
+        lm = self.model.base_model.model
+        self._fast = fast_decode.FastDecoder(lm) if fast_sampler and fast_decode.supports(lm) else None
         self.sample_batch_size = sample_batch_size
         # tokens per forward/backward micro-batch: activations of a 135M model are ~2 MB/token on CPU
         self.train_tokens_per_batch = train_tokens_per_batch or (16384 if self.device.type == "cuda" else 1024)
         self.save_dir = Path(save_dir)
         self.seed = seed
         self.frozen_prompt = frozen_prompt
-        # frozen_prompt: per-layer (keys, values) of prompts prefilled by the last sample() calls,
-        # reused by forward_backward while the weights are unchanged (cleared by optim_step/load_state)
-        self._prefill: dict[tuple, list] = {}
         if checkpoint:
             self.load_state(checkpoint)
 
@@ -145,18 +167,49 @@ class LocalEngine:
 
     def sample(self, prompts, num_samples, max_tokens, temperature=1.0, stop=None, seed=None):
         flat = [list(p) for p in prompts for _ in range(num_samples)]
-        if len(self._prefill) > 512:  # steps without an update never clear it: bound the memory
-            self._prefill.clear()
         gen = self.torch.Generator(device=self.device)
         gen.manual_seed(self.seed if seed is None else int(seed))
         out: list[SampledSequence] = []
+        run = self._sample_fast if self._fast is not None else self._sample_batch
         for i in range(0, len(flat), self.sample_batch_size):
-            out += self._sample_batch(flat[i:i + self.sample_batch_size], max_tokens, temperature, stop, gen)
+            out += run(flat[i:i + self.sample_batch_size], max_tokens, temperature, stop, gen)
         return [out[k * num_samples:(k + 1) * num_samples] for k in range(len(prompts))]
 
+    def _chooser(self, n, temperature, stop, gen):
+        """The per-step draw shared by both samplers: returns (choose, toks, lps, reason)."""
+        torch = self.torch
+        toks: list[list[int]] = [[] for _ in range(n)]
+        lps: list[list[float]] = [[] for _ in range(n)]
+        reason = ["length"] * n
+        done = [False] * n
+
+        def choose(logits, live):
+            logp = torch.log_softmax(logits, -1)  # the learner's logprob: temperature 1
+            if temperature <= 0:
+                nxt = logits.argmax(-1)
+            else:
+                nxt = torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=gen)[:, 0]
+            chosen = logp.gather(-1, nxt[:, None])[:, 0].tolist()
+            for j, tok, lp in zip(live, nxt.tolist(), chosen):
+                if not done[j]:
+                    toks[j].append(tok)
+                    lps[j].append(lp)
+                    if tok in self.stop_ids or (stop and self._hit_stop(toks[j], stop)):
+                        done[j], reason[j] = True, "stop"
+            return nxt, [done[j] for j in live]
+        return choose, toks, lps, reason
+
+    def _sample_fast(self, seqs, max_tokens, temperature, stop, gen) -> list[SampledSequence]:
+        """Llama-family models: shared prompt prefill, in-place KV cache (engines/fast_decode.py)."""
+        choose, toks, lps, reason = self._chooser(len(seqs), temperature, stop, gen)
+        self.model.eval()
+        with self.torch.inference_mode():
+            self._fast.generate(seqs, max_tokens, lambda logits, live: choose(logits.float(), live.tolist()))
+        return [SampledSequence(t, l, r) for t, l, r in zip(toks, lps, reason)]
+
     def _sample_batch(self, seqs, max_tokens, temperature, stop, gen) -> list[SampledSequence]:
-        """Prefill each *distinct* prompt once (a group's copies share it), copy its KV cache to
-        every sequence that uses it, then decode all sequences one token per forward pass."""
+        """Any other architecture: prefill each *distinct* prompt once (left-padded), copy its KV cache
+        to every sequence that uses it, then decode one token per forward pass (transformers' cache)."""
         torch = self.torch
         pad = self.tokenizer.pad_token_id
         n = len(seqs)
@@ -167,47 +220,23 @@ class LocalEngine:
         ids = torch.tensor([[pad] * (width - len(u)) + list(u) for u in uniq], device=self.device)
         mask = torch.tensor([[0] * (width - len(u)) + [1] * len(u) for u in uniq], device=self.device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        toks: list[list[int]] = [[] for _ in seqs]
-        lps: list[list[float]] = [[] for _ in seqs]
-        reason = ["length"] * n
-        done = [False] * n
+        choose, toks, lps, reason = self._chooser(n, temperature, stop, gen)
         self.model.eval()
         with torch.inference_mode():
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
                              logits_to_keep=1)
-            layers = getattr(getattr(out, self._cache_kw), "layers", None)
-            prefilled = [(l.keys, l.values) for l in layers] if (self.frozen_prompt and layers) else None
             if len(uniq) < n:
                 getattr(out, self._cache_kw).batch_select_indices(sel)
                 out.logits = out.logits[sel]
                 mask, pos = mask[sel], pos[sel]
-            for _ in range(max_tokens):
-                logits = out.logits[:, -1].float()
-                logp = torch.log_softmax(logits, -1)
-                if temperature <= 0:
-                    nxt = logits.argmax(-1)
-                else:
-                    probs = torch.softmax(logits / temperature, -1)
-                    nxt = torch.multinomial(probs, 1, generator=gen)[:, 0]
-                chosen = logp.gather(-1, nxt[:, None])[:, 0].tolist()
-                nxt_list = nxt.tolist()
-                for j in range(n):
-                    if done[j]:
-                        continue
-                    toks[j].append(nxt_list[j])
-                    lps[j].append(chosen[j])
-                    if nxt_list[j] in self.stop_ids or (stop and self._hit_stop(toks[j], stop)):
-                        done[j], reason[j] = True, "stop"
-                if all(done):
+            for t in range(max_tokens):
+                nxt, done = choose(out.logits[:, -1].float(), range(n))
+                if all(done) or t == max_tokens - 1:
                     break
                 mask = torch.cat([mask, mask.new_ones(n, 1)], 1)
                 pos = pos[:, -1:] + 1
                 out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos,
                                  use_cache=True, **{self._cache_kw: getattr(out, self._cache_kw)})
-        if prefilled:  # cloned outside inference mode, so autograd may read them; padding dropped
-            for i, u in enumerate(uniq):
-                pad = width - len(u)
-                self._prefill[u] = [(k[i:i + 1, :, pad:].clone(), v[i:i + 1, :, pad:].clone()) for k, v in prefilled]
         return [SampledSequence(t, l, r) for t, l, r in zip(toks, lps, reason)]
 
     def _hit_stop(self, toks: list[int], stop: Sequence[str]) -> bool:
@@ -261,8 +290,7 @@ class LocalEngine:
             return [lp[i, :len(d.model_input)] for i, d in enumerate(mb)]
         sel = torch.zeros_like(mask, dtype=torch.bool)
         for i, d in enumerate(mb):
-            w = d.loss_fn_inputs.get("weights", d.loss_fn_inputs.get("advantages"))
-            sel[i, :len(w)] = torch.tensor([x != 0 for x in w], device=self.device)
+            sel[i, :len(d.model_input)] = torch.tensor(_trained(d), device=self.device)
         hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state
         logits = head(hidden[sel]).float()
         lp_sel = logits.gather(-1, tgt[sel][:, None])[:, 0] - torch.logsumexp(logits, -1)
@@ -270,86 +298,28 @@ class LocalEngine:
         lp = lp.index_put(sel.nonzero(as_tuple=True), lp_sel)
         return [lp[i, :len(d.model_input)] for i, d in enumerate(mb)]
 
-    def _frozen_prefix_logprobs(self, d: Datum, cache: dict):
-        """CPU speed option (``frozen_prompt``), NOT Tinker's exact gradient: the tokens before the
-        first trained position are run once without gradient (their KV cache is shared by datums with
-        the same prefix, e.g. a group's first turn) and only the rest is differentiated. The values are
-        exact; the gradient drops the paths through the prompt's keys/values (~3x less compute). When the
-        sampler prefilled this prompt with the same weights (a GRPO step), its KV cache is reused."""
-        torch = self.torch
-        w = d.loss_fn_inputs.get("weights", d.loss_fn_inputs.get("advantages"))
-        p0 = next((i for i, x in enumerate(w) if x != 0), len(w))
-        n = len(d.model_input)
-        if p0 == 0 or p0 >= n:
-            return self._mb_logprobs([d], only_trained=True)[0]
-        lm = self.model.base_model.model
-        body, head = getattr(lm, lm.base_model_prefix), lm.get_output_embeddings()
-        key = tuple(d.model_input[:p0])
-        if key not in cache:
-            sampled = self._prefill.get(tuple(d.model_input[:p0 + 1]))  # the sampler's prompt = prefix + 1
-            if sampled is not None:
-                cache[key] = [(k[:, :, :p0], v[:, :, :p0]) for k, v in sampled]
-            else:
-                with torch.no_grad():
-                    out = body(input_ids=torch.tensor([list(key)], device=self.device), use_cache=True)
-                cache[key] = [(l.keys, l.values) for l in getattr(out, self._cache_kw).layers]
-        from transformers import DynamicCache
-        past = DynamicCache(ddp_cache_data=cache[key])  # appending makes new tensors: the stored ones stay
-        suffix = torch.tensor([d.model_input[p0:]], device=self.device)
-        pos = torch.arange(p0, n, device=self.device)[None]
-        hidden = body(input_ids=suffix, position_ids=pos, use_cache=True, **{self._cache_kw: past}).last_hidden_state[0]
-        sel = torch.tensor([x != 0 for x in w[p0:]], device=self.device)
-        tgt = torch.tensor(d.loss_fn_inputs["target_tokens"][p0:], device=self.device)
-        logits = head(hidden[sel]).float()
-        lp_sel = logits.gather(-1, tgt[sel][:, None])[:, 0] - torch.logsumexp(logits, -1)
-        lp = torch.zeros(n, dtype=lp_sel.dtype, device=self.device)
-        return lp.index_put((sel.nonzero(as_tuple=True)[0] + p0,), lp_sel)
-
     def forward_backward(self, datums, loss, loss_config=None) -> FwdBwdResult:
-        torch = self.torch
+        """Datums that share the tokens before their first trained position (a GRPO group's first
+        turn, SFT demonstrations of one state) run that prompt once, forward and backward, and their
+        continuations as one batch on its keys/values: the same loss and gradient as one sequence at
+        a time (see shared_prefix.py). The rest run as padded micro-batches."""
+        from tinker_explorer.engines.shared_prefix import LossTerms, group_by_prefix, prefix_group_backward
         if loss not in LOSSES:
             raise UserError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
         for d in datums:
             if set(d.loss_fn_inputs) != set(LOSS_INPUTS[loss]):
                 raise ValueError(f"loss {loss!r} takes exactly {LOSS_INPUTS[loss]}, got {sorted(d.loss_fn_inputs)}")
         cfg = loss_config or {}
-        lo = float(cfg.get("clip_low_threshold", PPO_CLIP[0]))
-        hi = float(cfg.get("clip_high_threshold", PPO_CLIP[1]))
+        terms = LossTerms(self.torch, self.device, loss, float(cfg.get("clip_low_threshold", PPO_CLIP[0])),
+                          float(cfg.get("clip_high_threshold", PPO_CLIP[1])))
         self.model.train()
-        total, n_tok, ratios, clipped = 0.0, 0, [], 0
-        prefix_cache: dict = {}
-        groups = ([[d] for d in datums] if self.frozen_prompt else self._microbatches(datums))
-        for mb in groups:
-            lps = ([self._frozen_prefix_logprobs(mb[0], prefix_cache)] if self.frozen_prompt
-                   else self._mb_logprobs(mb, only_trained=True))
-            mb_loss = 0.0
-            for d, lp in zip(mb, lps):
-                f = {k: torch.tensor(v, dtype=torch.float32, device=self.device)
-                     for k, v in d.loss_fn_inputs.items() if k != "target_tokens"}
-                if loss == "cross_entropy":
-                    per = -f["weights"] * lp
-                    n_tok += int((f["weights"] != 0).sum())
-                else:
-                    adv, on = f["advantages"], f["advantages"] != 0
-                    ratio = torch.exp(lp - f["logprobs"])
-                    if loss == "importance_sampling":
-                        per = -ratio * adv
-                    else:
-                        per = -torch.minimum(ratio * adv, ratio.clamp(lo, hi) * adv)
-                        clipped += int(((ratio < lo) | (ratio > hi))[on].sum())
-                    n_tok += int(on.sum())
-                    ratios.append(ratio.detach()[on])
-                mb_loss = mb_loss + per.sum()
-            if torch.is_tensor(mb_loss) and mb_loss.requires_grad:
-                mb_loss.backward()
-            total += float(mb_loss.detach()) if torch.is_tensor(mb_loss) else 0.0
-        metrics = {}
-        if ratios:
-            r = torch.cat(ratios)
-            if r.numel():
-                metrics = {"ratio_mean": float(r.mean()), "ratio_min": float(r.min()),
-                           "ratio_max": float(r.max()), "clip_frac": clipped / r.numel()}
-        return FwdBwdResult(loss=total, n_tokens=n_tok, metrics=metrics)
+        shared, rest = group_by_prefix(datums, min_group=1 if self.frozen_prompt else 2)
+        for p0, group in shared:
+            prefix_group_backward(self, group, p0, terms, frozen=self.frozen_prompt)
+        for mb in self._microbatches(rest):
+            lps = self._mb_logprobs(mb, only_trained=True)
+            terms.backward(sum(terms.datum(d, lp) for d, lp in zip(mb, lps)))
+        return terms.result()
 
     def optim_step(self, params: AdamParams) -> dict:
         torch = self.torch
@@ -363,7 +333,6 @@ class LocalEngine:
             torch.nn.utils.clip_grad_norm_(self.params, params.grad_clip_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self._prefill.clear()  # computed with the old weights
         return {"grad_norm": norm if math.isfinite(norm) else float("nan")}
 
     def forward_backward_optim(self, datums, loss, params: AdamParams | None, loss_config=None):
@@ -414,9 +383,13 @@ class LocalEngine:
             if rank and rank != self.lora_rank:
                 raise UserError(f"{p} was trained with LoRA rank {rank}; pass --lora-rank {rank}")
         res = set_peft_model_state_dict(self.model, load_file(str(f), device=str(self.device)))
-        self._prefill.clear()
         if getattr(res, "unexpected_keys", None):
             raise UserError(f"{p}: adapter does not fit this model (unexpected {res.unexpected_keys[:2]})")
         opt = p / "optimizer.pt"
         if optimizer and opt.is_file():
             self.optimizer.load_state_dict(self.torch.load(opt, map_location=self.device))
+
+
+def _trained(d: Datum) -> list[bool]:
+    w = d.loss_fn_inputs.get("weights", d.loss_fn_inputs.get("advantages"))
+    return [x != 0 for x in w]
