@@ -125,7 +125,7 @@ def final_weights(run: Path, policy: str) -> dict:
         out.update(answer=st["answer_weight"], rerank=st["rerank"] if st["rerank"] is not None else torch.zeros(1))
         return out
     from safetensors.torch import load_file
-    from tinker_explorer.train.records import final_checkpoint
+    from tinker_explorer.records import final_checkpoint
     return load_file(str(Path(final_checkpoint(run).path) / "adapter_model.safetensors"))
 
 

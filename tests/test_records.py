@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from tinker_explorer.errors import UserError
-from tinker_explorer.train.records import RunRecords, final_checkpoint, resolve_checkpoint
+from tinker_explorer.records import RunRecords, final_checkpoint, resolve_checkpoint
 
 
 def _rows(run):

@@ -56,7 +56,7 @@ def checkpoint_used(args) -> str | None:
     in the result, so a result always says what it evaluated."""
     if not args.checkpoint or args.policy not in ("compact", "llm"):
         return None
-    from tinker_explorer.train.records import resolve_checkpoint
+    from tinker_explorer.records import resolve_checkpoint
     ck = resolve_checkpoint(args.checkpoint)
     used = ck.pick("sampler" if args.policy == "llm" else "state")
     where = f" ({ck.name} checkpoint of {ck.run_dir}, step {ck.step})" if ck.run_dir else ""

@@ -54,7 +54,7 @@ def _eval(name: str, policy, tasks, out: Path, seed: int) -> dict:
 
 def _reusable(run_dir: Path, want_hash: str) -> tuple[bool, str]:
     """(whether the compact run in ``run_dir`` is this call's finished run, why not)."""
-    from tinker_explorer.train.records import final_checkpoint
+    from tinker_explorer.records import final_checkpoint
     cfg_path = run_dir / "config.json"
     if not cfg_path.is_file():
         return False, "no config.json"

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from tinker_explorer.errors import UserError
-from tinker_explorer.train.records import PACKAGE_DIR, _blob_id, _listing_hash, src_hash
+from tinker_explorer.records import PACKAGE_DIR, _blob_id, _listing_hash, src_hash
 
 LEDGER_COLUMNS = ("commit", "leaf", "seed", "f1", "f1_ci_low", "f1_ci_high", "em", "tokens_read", "seconds",
                   "status", "description", "src_hash", "leaf_hash", "steps_done")
@@ -240,7 +240,7 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
                 import shutil
                 shutil.rmtree(run_dir)  # a leaf run is always from scratch: its records are regenerated
             ckpt = trainer(cfg, train, hold[:100], run_dir, resume=False, progress=progress)
-            from tinker_explorer.train.records import final_checkpoint
+            from tinker_explorer.records import final_checkpoint
             row["steps_done"] = str(final_checkpoint(run_dir).step)
             # the metric is fixed: F1 on the held-out part, at the harness budget, honest env
             policy = get_policy("compact", checkpoint=str(ckpt))

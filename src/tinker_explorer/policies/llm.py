@@ -106,8 +106,8 @@ def resolve_checkpoint(checkpoint: str | None, want: str = "sampler") -> tuple[s
     to train on); the metadata is the folder's engine.json plus the run's prompt and base model."""
     if not checkpoint:
         return None, {}
-    from tinker_explorer.train.records import is_uri
-    from tinker_explorer.train.records import resolve_checkpoint as resolve
+    from tinker_explorer.records import is_uri
+    from tinker_explorer.records import resolve_checkpoint as resolve
     ck = resolve(checkpoint)
     path = ck.pick(want)
     if is_uri(path):

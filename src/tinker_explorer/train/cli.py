@@ -82,7 +82,7 @@ def _fill(cfg_cls, args, name: str, extra: dict):
     """Build a config dataclass from the flags that were given (None = keep the default).
     With --resume, the run's own config.json is the base (a bare `--resume` continues it as started)
     and a flag that contradicts it is refused."""
-    from tinker_explorer.train.records import restore_config
+    from tinker_explorer.records import restore_config
     names = {f.name for f in fields(cfg_cls)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     given.update({k: v for k, v in extra.items() if v is not None})

@@ -37,7 +37,7 @@ from tinker_explorer.env.rewards import RewardConfig
 from tinker_explorer.errors import UserError
 from tinker_explorer.policies.llm import LLMPolicy, resolve_checkpoint
 from tinker_explorer.train.advantages import grpo_advantages
-from tinker_explorer.train.records import FINAL, RunRecords
+from tinker_explorer.records import FINAL, RunRecords
 from tinker_explorer.train.rollouts import episode_datums, episode_stats, rollout, turn_seed
 
 

@@ -25,7 +25,7 @@ from tinker_explorer.env.types import Action, ActionKind
 from tinker_explorer.errors import UserError
 from tinker_explorer.policies.base import Policy
 from tinker_explorer.policies.llm import LLMPolicy, Turn
-from tinker_explorer.train.records import RunRecords
+from tinker_explorer.records import RunRecords
 from tinker_explorer.train.rollouts import episode_datums
 
 

@@ -1,7 +1,7 @@
 """The compact learned policy: a tiny open/stop scorer + a hashed-feature answer scorer (torch, CPU).
 
 ``load_compact_policy(checkpoint)`` accepts a checkpoint file or a run directory (its
-``final`` checkpoint, via :func:`tinker_explorer.train.records.resolve_checkpoint`). Training lives in
+``final`` checkpoint, via :func:`tinker_explorer.records.resolve_checkpoint`). Training lives in
 :mod:`tinker_explorer.policies.compact.train` (warm start + GRPO).
 """
 
@@ -14,8 +14,8 @@ from tinker_explorer.errors import UserError
 
 def resolve_checkpoint(checkpoint: str | Path) -> Path:
     """A checkpoint file, or a run folder's ``final`` checkpoint (the shared resolver's rules)."""
-    from tinker_explorer.train.records import is_uri
-    from tinker_explorer.train.records import resolve_checkpoint as resolve
+    from tinker_explorer.records import is_uri
+    from tinker_explorer.records import resolve_checkpoint as resolve
     if is_uri(str(checkpoint)):
         raise UserError(f"{checkpoint}: the compact policy loads local checkpoint files, not URIs")
     ck = resolve(str(checkpoint))

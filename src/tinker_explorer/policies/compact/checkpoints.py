@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from tinker_explorer.train.records import RunRecords
+from tinker_explorer.records import RunRecords
 
 WARM_PART = "warm_part"
 

@@ -46,7 +46,7 @@ from tinker_explorer.policies.compact.model import (AnswerScorer, CompactPolicy,
                                                      answer_confidence, new_policy, pack, pack_dense, stack_rows)
 from tinker_explorer.policies.compact.syntax import PARSER_PACKAGE
 from tinker_explorer.train.advantages import grpo_advantages
-from tinker_explorer.train.records import RunRecords
+from tinker_explorer.records import RunRecords
 
 # 0.0002 F1 per token read (the env's shaped reward): a 100-token chunk must raise the expected F1 by
 # 0.02 to be worth opening
@@ -107,7 +107,7 @@ def warm_key(cfg: CompactTrainConfig, tasks: Sequence[Task]) -> dict:
     new key (a hand-bumped version number missed several such changes), and the training tasks'
     sha256."""
     from tinker_explorer.data.schema import tasks_sha256
-    from tinker_explorer.train.records import src_hash
+    from tinker_explorer.records import src_hash
     return {**{k: getattr(cfg, k) for k in WARM_FIELDS}, "token_cost": cfg.reward.token_cost,
             "src_hash": src_hash(), "tasks_sha256": tasks_sha256(tasks)}
 
@@ -121,7 +121,7 @@ def config_hash(cfg: CompactTrainConfig, tasks: Sequence[Task]) -> str:
     hash. Equal hashes train equal weights; the demo reuses a finished run only on an equal hash."""
     import hashlib
     from tinker_explorer.data.schema import tasks_sha256
-    from tinker_explorer.train.records import src_hash
+    from tinker_explorer.records import src_hash
     d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in UNHASHED}
     key = json.dumps({"config": d, "tasks_sha256": tasks_sha256(tasks), "src_hash": src_hash()}, sort_keys=True,
                      default=str)
@@ -520,7 +520,7 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
     if not (cfg.warm_start or cfg.grpo):
         raise UserError("nothing to train: both the warm start and GRPO are disabled")
     from tinker_explorer.data.schema import tasks_sha256
-    from tinker_explorer.train.records import src_hash
+    from tinker_explorer.records import src_hash
     torch.set_num_threads(min(2, torch.get_num_threads()))
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
@@ -672,7 +672,7 @@ def config_from_dict(d: dict) -> CompactTrainConfig:
 def config_from_args(args, run_dir: str | Path | None = None) -> CompactTrainConfig:
     """The config of `train grpo --policy compact`: defaults plus the flags given, or with
     ``--resume`` the run's own config.json plus the flags given (one that contradicts it is refused)."""
-    from tinker_explorer.train.records import _set, restore_config
+    from tinker_explorer.records import _set, restore_config
     given = {key: (f"--{dest.replace('_', '-')}", getattr(args, dest)) for dest, key in FLAG_KEYS.items()
              if getattr(args, dest, None) is not None}
     given.update({key: (f"--{dest.replace('_', '-')}", value) for dest, (key, value) in SWITCHES.items()
