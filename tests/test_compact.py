@@ -296,3 +296,18 @@ def test_old_checkpoint_version_is_a_clear_user_error(trained, tmp_path):
     torch.save(st, tmp_path / "old.pt")
     with pytest.raises(UserError, match="train it again"):
         CompactPolicy.load(tmp_path / "old.pt")
+
+
+def test_grpo_learns_from_chosen_decisions_only_never_from_forced_stops():
+    """An episode whose only move is a forced stop (nothing affordable, or the last step) gives GRPO no
+    decision to learn from; a free first step does."""
+    from tinker_explorer.eval.runner import run_lockstep
+    from tinker_explorer.policies.compact.train import trained_decisions
+    policy = new_policy(frozenset(), frozenset({"where", "born", "director"}), seed=0, use_heuristic=False)
+
+    def actor(idx, obs, rngs, turn):
+        return [(d.action, d) for d in policy.decide(obs, rngs)]
+    broke, last, free = run_lockstep(actor, TASKS[:3], [EnvConfig(budget=1), EnvConfig(max_steps=1), EnvConfig()])
+    assert len(broke.steps) == 1 and len(last.steps) == 1  # both forced to answer at once
+    assert trained_decisions(broke) == [] and trained_decisions(last) == []
+    assert trained_decisions(free)[0] is free.steps[0].record
