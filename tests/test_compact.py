@@ -133,6 +133,7 @@ def test_a_run_killed_anywhere_and_resumed_equals_an_uninterrupted_one(tmp_path,
     the final weights and the metrics lines are those of a run never interrupted, and the warm
     start's finished pieces are not fitted again."""
     from tinker_explorer.policies.compact import train as ctrain
+    from tinker_explorer.policies.compact import warm as cwarm
     cfg = CompactTrainConfig(**{**TINY, "steps": 4})
     a = train_compact(cfg, TASKS[:6], TASKS[6:], tmp_path / "a", progress=False)
 
@@ -141,13 +142,13 @@ def test_a_run_killed_anywhere_and_resumed_equals_an_uninterrupted_one(tmp_path,
 
     def die(*a, **k):
         raise Killed
-    real_rerank, real_step, real_fit = ctrain.fit_rerank, ctrain.grpo_step, ctrain.fit_answer
-    monkeypatch.setattr(ctrain, "fit_rerank", die)
+    real_rerank, real_step, real_fit = cwarm.fit_rerank, ctrain.grpo_step, cwarm.fit_answer
+    monkeypatch.setattr(cwarm, "fit_rerank", die)
     with pytest.raises(Killed):
         train_compact(cfg, TASKS[:6], TASKS[6:], tmp_path / "b", progress=False)
-    monkeypatch.setattr(ctrain, "fit_rerank", real_rerank)
+    monkeypatch.setattr(cwarm, "fit_rerank", real_rerank)
     fits = []
-    monkeypatch.setattr(ctrain, "fit_answer", lambda *a, **k: (fits.append(k.get("desc")), real_fit(*a, **k)))
+    monkeypatch.setattr(cwarm, "fit_answer", lambda *a, **k: (fits.append(k.get("desc")), real_fit(*a, **k)))
     monkeypatch.setattr(ctrain, "grpo_step", lambda *a: die() if a[-1] == 3 else real_step(*a))
     with pytest.raises(Killed):
         train_compact(cfg, TASKS[:6], TASKS[6:], tmp_path / "b", resume=True, progress=False)
@@ -295,3 +296,18 @@ def test_old_checkpoint_version_is_a_clear_user_error(trained, tmp_path):
     torch.save(st, tmp_path / "old.pt")
     with pytest.raises(UserError, match="train it again"):
         CompactPolicy.load(tmp_path / "old.pt")
+
+
+def test_grpo_learns_from_chosen_decisions_only_never_from_forced_stops():
+    """An episode whose only move is a forced stop (nothing affordable, or the last step) gives GRPO no
+    decision to learn from; a free first step does."""
+    from tinker_explorer.eval.runner import run_lockstep
+    from tinker_explorer.policies.compact.train import trained_decisions
+    policy = new_policy(frozenset(), frozenset({"where", "born", "director"}), seed=0, use_heuristic=False)
+
+    def actor(idx, obs, rngs, turn):
+        return [(d.action, d) for d in policy.decide(obs, rngs)]
+    broke, last, free = run_lockstep(actor, TASKS[:3], [EnvConfig(budget=1), EnvConfig(max_steps=1), EnvConfig()])
+    assert len(broke.steps) == 1 and len(last.steps) == 1  # both forced to answer at once
+    assert trained_decisions(broke) == [] and trained_decisions(last) == []
+    assert trained_decisions(free)[0] is free.steps[0].record

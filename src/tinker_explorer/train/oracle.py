@@ -73,7 +73,7 @@ def oracle_states(policy, tasks: Sequence[Task], budget: int, max_steps: int,
         policy.syntax().parse_many(t.chunks[i].text for t in tasks for i in t.gold_ids)
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tinker_explorer.console import tqdm
         bar = tqdm(total=len(tasks), desc="warm start: oracle states", unit="task")
     eps = run_lockstep(OracleActor(policy, tasks), tasks, EnvConfig(budget=budget, max_steps=max_steps),
                        on_done=(lambda e: bar.update(1)) if bar is not None else None)

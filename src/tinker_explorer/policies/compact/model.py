@@ -3,7 +3,7 @@ small second stage (``Reranker``) over a few dense features.
 
 Decisions per step: a softmax over {each unopened, affordable chunk} + STOP (greedy at evaluation,
 sampled with the episode rng during GRPO). On STOP the answer is the best-scoring answer candidate
-(``sample_answer`` can sample it instead; training keeps it greedy). Acts on :class:`Observation` only.
+(also in training: a supervised model of F1 already). Acts on :class:`Observation` only.
 """
 
 from __future__ import annotations
@@ -111,8 +111,7 @@ class CompactPolicy:
 
     def __init__(self, chunk_net: ChunkScorer, answer_net: AnswerScorer, lexicon: frozenset[str],
                  qvocab: frozenset[str], ctxvocab: frozenset[str] = frozenset(), sample: bool = False,
-                 sample_answer: bool = False, answer_temperature: float = 1.0, use_heuristic: bool = True,
-                 parser: str | None = None, rerank: Reranker | None = None):
+                 use_heuristic: bool = True, parser: str | None = None, rerank: Reranker | None = None):
         self.chunk_net = chunk_net
         self.answer_net = answer_net
         self.lexicon = lexicon
@@ -120,8 +119,6 @@ class CompactPolicy:
         self.ctxvocab = ctxvocab
         self.use_heuristic = use_heuristic  # the rule-based reader's proposals as input features
         self.sample = sample
-        self.sample_answer = sample_answer
-        self.answer_temperature = answer_temperature
         self._cache: dict = {}
         self._span_cache: dict = {}  # per-chunk span features that do not change within an episode
         self._heuristic = None  # the rule-based reader whose proposals are features (made on first use)
@@ -213,12 +210,7 @@ class CompactPolicy:
             if len(sc) == 0:
                 out.append(Decision(Action.answer("yes"), rows[k][0], rows[k][1], rows[k][2], n))
                 continue
-            if self.sample_answer:
-                z = sc / self.answer_temperature
-                pa = np.exp(z - z.max())
-                ai = int(rng.choice(len(pa), p=pa / pa.sum()))
-            else:
-                ai = best_answer(cands[k].texts, sc)
+            ai = best_answer(cands[k].texts, sc)
             text = cands[k].texts[ai].strip() or "yes"
             out.append(Decision(Action.answer(text), rows[k][0], rows[k][1], rows[k][2], n, cands[k], ai))
         return out
