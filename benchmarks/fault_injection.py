@@ -43,7 +43,7 @@ TIMING_KEYS = ("seconds", "elapsed_s", "warm_seconds", "sample_seconds", "train_
 def child(argv: list[str]) -> int:
     import torch
 
-    from tinker_explorer.train import records
+    from tinker_explorer import records
 
     real_save = torch.save
 

@@ -275,7 +275,7 @@ def test_warm_start_key_changes_with_the_code_and_the_tasks(monkeypatch, tmp_pat
     import shutil
 
     from tinker_explorer.policies.compact import train as ctrain
-    from tinker_explorer.train import records
+    from tinker_explorer import records
     pkg = tmp_path / "pkg"
     shutil.copytree(records.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(records, "PACKAGE_DIR", pkg)

@@ -23,7 +23,7 @@ from typing import Any
 
 from tinker_explorer.errors import UserError
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/tinker_explorer: the code src_hash names
+PACKAGE_DIR = Path(__file__).resolve().parent  # src/tinker_explorer: the code src_hash names
 
 
 # ---- which code made a record ------------------------------------------------------------------
