@@ -105,7 +105,7 @@ def test_rerun_after_a_code_change_counts_only_the_newest_rows(harness, monkeypa
 
 
 def test_a_commit_that_leaves_the_package_code_unchanged_still_pairs(harness, monkeypatch):
-    """The mend of session 6: rows pair by the hash of src/, so a commit touching only docs or tests
+    """Rows pair by the hash of src/, so a commit touching only docs or tests
     does not force re-running the baseline; a changed leaf file starts that leaf's new version."""
     from tinker_explorer.experiments import leaves as lv
     monkeypatch.setattr(lv, "src_hash", lambda: "code_a")
