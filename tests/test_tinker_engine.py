@@ -233,7 +233,7 @@ def test_grpo_loop_runs_on_the_tinker_engine_fake(tmp_path):
 
 
 def test_base_url_is_refused_for_another_engine_and_passed_to_the_tinker_one():
-    from tinker_explorer.engines.tinker_engine import engine_options
+    from tinker_explorer.engines.registry import engine_options
     with pytest.raises(UserError, match="--base-url is an option of --engine tinker"):
         engine_options("local", "http://127.0.0.1:8000")
     assert engine_options("tinker", "http://h:1") == {"base_url": "http://h:1"}

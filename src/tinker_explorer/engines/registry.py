@@ -22,3 +22,11 @@ def make_engine(engine: str = "local", model: str | None = None, lora_rank: int 
         return TinkerEngine(model=model or DEFAULT_MODELS["tinker"], lora_rank=lora_rank, seed=seed,
                             checkpoint=checkpoint, **kwargs)
     raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+def engine_options(engine: str, base_url: str | None) -> dict:
+    """The tinker-only options given on the command line, for ``make_engine`` (refused on another engine)."""
+    if base_url and engine != "tinker":
+        raise UserError("--base-url is an option of --engine tinker")
+    return {"base_url": base_url} if base_url else {}
+

@@ -49,13 +49,6 @@ def checkpoint_kind(uri: str) -> str:
     return "state" if parts[0] == "weights" and len(parts) == 2 else "sampler"
 
 
-def engine_options(engine: str, base_url: str | None) -> dict:
-    """The tinker-only options given on the command line, for ``make_engine`` (refused on another engine)."""
-    if base_url and engine != "tinker":
-        raise UserError("--base-url is an option of --engine tinker")
-    return {"base_url": base_url} if base_url else {}
-
-
 def _short(e: BaseException) -> str:
     msg = " ".join(str(getattr(e, "message", None) or e).split())
     return msg[:300] + ("..." if len(msg) > 300 else "")

@@ -140,7 +140,7 @@ def load_llm_policy(engine: str = "local", model: str | None = None, checkpoint:
     path, meta = resolve_checkpoint(checkpoint)
     model = model or meta.get("base_model")
     rank = lora_rank or meta.get("lora_rank") or 32
-    from tinker_explorer.engines.tinker_engine import engine_options
+    from tinker_explorer.engines.registry import engine_options
     eng = make_engine(engine, model=model, lora_rank=rank, checkpoint=path,
                       **engine_options(engine, kwargs.get("base_url")))
     keys = ("max_tokens", "temperature", "system_prompt", "disable_thinking", "strip_think")

@@ -31,7 +31,7 @@ import numpy as np
 from tinker_explorer.data.schema import Task
 from tinker_explorer.engines import AdamParams, make_engine
 from tinker_explorer.engines.registry import DEFAULT_MODELS
-from tinker_explorer.engines.tinker_engine import engine_options
+from tinker_explorer.engines.registry import engine_options
 from tinker_explorer.env.explorer import EnvConfig
 from tinker_explorer.env.rewards import RewardConfig
 from tinker_explorer.errors import UserError

@@ -18,7 +18,7 @@ import numpy as np
 
 from tinker_explorer.data.schema import Task
 from tinker_explorer.engines.base import AdamParams, Datum
-from tinker_explorer.engines.tinker_engine import engine_options
+from tinker_explorer.engines.registry import engine_options
 from tinker_explorer.env.explorer import EnvConfig
 from tinker_explorer.env.rewards import RewardConfig
 from tinker_explorer.env.types import Action, ActionKind

@@ -42,20 +42,21 @@ def _life_range(text: str) -> tuple[str | None, str | None, str | None, str | No
     return None, None, None, None
 
 
-def birth_date(text: str) -> str | None:
-    b = _life_range(text)[0]
-    if b:
-        return b
-    m = re.search(rf"\bborn\b[^.;]{{0,40}}?({DATE})", text, re.I)
+def _life_date(text: str, which: int, verbs: str) -> str | None:
+    """A date of the "(born – died)" range, else the first date within 40 characters after a verb."""
+    got = _life_range(text)[which]
+    if got:
+        return got
+    m = re.search(rf"\b{verbs}\b[^.;]{{0,40}}?({DATE})", text, re.I)
     return m.group(1) if m else None
+
+
+def birth_date(text: str) -> str | None:
+    return _life_date(text, 0, "born")
 
 
 def death_date(text: str) -> str | None:
-    d = _life_range(text)[1]
-    if d:
-        return d
-    m = re.search(rf"\b(?:died|death|killed|executed)\b[^.;]{{0,40}}?({DATE})", text, re.I)
-    return m.group(1) if m else None
+    return _life_date(text, 1, "(?:died|death|killed|executed)")
 
 
 _PCAP = rf"(?:St\.|Ste\.|Mt\.|Ft\.|[{UPPER}][\w'’\-]*)"
