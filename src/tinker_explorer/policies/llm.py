@@ -127,7 +127,7 @@ def _run_meta(run_dir: Path) -> dict:
     if not cfg_path.is_file():
         return {}
     cfg = json.loads(cfg_path.read_text())
-    out = {k: cfg[k] for k in ("system_prompt",) if cfg.get(k) is not None}
+    out = {k: cfg[k] for k in ("system_prompt", "dtype") if cfg.get(k) is not None}
     if cfg.get("base_model"):
         out["base_model"] = cfg["base_model"]
     return out
@@ -142,7 +142,7 @@ def load_llm_policy(engine: str = "local", model: str | None = None, checkpoint:
     rank = lora_rank or meta.get("lora_rank") or 32
     from tinker_explorer.engines.registry import engine_options
     eng = make_engine(engine, model=model, lora_rank=rank, checkpoint=path,
-                      **engine_options(engine, kwargs.get("base_url")))
+                      **engine_options(engine, kwargs.get("base_url"), meta.get("dtype") if engine == "local" else None))
     keys = ("max_tokens", "temperature", "system_prompt", "disable_thinking", "strip_think")
     policy_kw = {k: meta[k] for k in keys if k in meta}
     policy_kw.update({k: kwargs[k] for k in keys if kwargs.get(k) is not None})

@@ -39,6 +39,9 @@ def _llm(p: argparse.ArgumentParser) -> None:
     p.add_argument("--system-prompt", default=None, help="llm: default | short (policies/prompts.py)")
     p.add_argument("--base-url", default=None,
                    help="llm, tinker engine: a Tinker-API server (e.g. self-hosted SkyRL) instead of Tinker cloud")
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default=None,
+                   help="llm, local engine: type of the base weights, the same for sampler and learner "
+                        "(auto: bfloat16 on CUDA, float32 on CPU; bfloat16 is faster on CPUs with AVX512_BF16)")
     p.add_argument("--frozen-prompt", action="store_true", default=None,
                    help="llm, local engine: no gradient through prompt tokens (~3x faster on CPU; "
                         "not Tinker's exact gradient)")
@@ -107,7 +110,7 @@ def cmd_sft(args) -> int:
 
 
 # flags that only one policy reads: given to the other, they are refused (never silently ignored)
-LLM_ONLY = ("engine", "model", "lora_rank", "system_prompt", "frozen_prompt", "init", "loss", "normalize_std",
+LLM_ONLY = ("engine", "model", "lora_rank", "system_prompt", "frozen_prompt", "dtype", "init", "loss", "normalize_std",
             "max_tokens", "temperature", "save_every")
 COMPACT_ONLY = ("warm_epochs", "answer_epochs", "token_cost", "no_warm_start", "no_grpo", "no_heuristic_features",
                 "no_parser", "no_rerank", "time_limit", "init_from", "eval_every")

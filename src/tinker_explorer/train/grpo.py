@@ -68,6 +68,7 @@ class GRPOConfig:
     val_tasks: int = 32
     system_prompt: str = "default"
     frozen_prompt: bool = False  # local engine CPU speed option: no gradient through prompt tokens
+    dtype: str = "auto"  # local engine: base weights' type, float32 | bfloat16 (auto: bf16 on CUDA, f32 on CPU)
     base_url: str | None = None  # tinker engine: a Tinker-API server other than Tinker cloud
 
 
@@ -133,7 +134,7 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
     last = records.last_checkpoint() if resume else None
     if engine is None:
         engine = make_engine(cfg.engine, model=cfg.model, lora_rank=cfg.lora_rank, seed=cfg.seed, checkpoint=None,
-                             frozen_prompt=cfg.frozen_prompt, **engine_options(cfg.engine, cfg.base_url))
+                             frozen_prompt=cfg.frozen_prompt, **engine_options(cfg.engine, cfg.base_url, cfg.dtype))
         if init and not last:
             engine.load_state(init, optimizer=False)  # SFT weights; fresh AdamW moments
             engine.refresh_sampler()

@@ -47,6 +47,7 @@ class SFTConfig:
     min_f1: float = 0.0  # keep demonstrations whose episode reached at least this F1
     system_prompt: str = "default"  # policies.prompts name; GRPO/eval must use the same one
     frozen_prompt: bool = False  # local engine CPU speed option: no gradient through prompt tokens
+    dtype: str = "auto"  # local engine: base weights' type, float32 | bfloat16 (auto: bf16 on CUDA, f32 on CPU)
     base_url: str | None = None  # tinker engine: a Tinker-API server other than Tinker cloud
 
 
@@ -91,7 +92,7 @@ def run_sft(cfg: SFTConfig, tasks: Sequence[Task] | None = None, demo: Policy | 
         raise UserError(f"{cfg.tasks}: no tasks")
     records = RunRecords(cfg.run_dir, cfg)
     engine = engine or make_engine(cfg.engine, model=cfg.model, lora_rank=cfg.lora_rank, seed=cfg.seed,
-                                   frozen_prompt=cfg.frozen_prompt, **engine_options(cfg.engine, cfg.base_url))
+                                   frozen_prompt=cfg.frozen_prompt, **engine_options(cfg.engine, cfg.base_url, cfg.dtype))
     if hasattr(engine, "save_dir"):
         engine.save_dir = Path(cfg.run_dir) / "checkpoints"
     llm = LLMPolicy(engine, system_prompt=cfg.system_prompt)
