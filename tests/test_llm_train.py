@@ -281,3 +281,23 @@ def test_cli_train_grpo_and_eval_llm(sft_run, tmp_path, capsys):
                  "--episodes", "2", "--run-dir", str(sft), "--max-steps", "3", "--demo-policy", "random"]) == 0
     assert json.loads((sft / "config.json").read_text())["episodes"] == 2
     assert json.loads((sft / "checkpoints.jsonl").read_text().splitlines()[-1])["kind"] == "sft"
+
+
+def test_cli_dtype_is_recorded_and_the_evaluation_uses_it(sft_run, tmp_path):
+    """A local run trained with --dtype bfloat16 is evaluated in bfloat16 (sampler = learner dtype);
+    eval's --max-tokens overrides the run's; --dtype is refused where it means nothing."""
+    from tinker_explorer.cli import main
+    from tinker_explorer.data.schema import save_tasks
+    from tinker_explorer.policies.llm import load_llm_policy
+    save_tasks(tiny_tasks(4), tmp_path / "tasks.jsonl")
+    run = tmp_path / "run"
+    base = ["train", "grpo", "--tasks", str(tmp_path / "tasks.jsonl"), "--steps", "1", "--group-size", "2",
+            "--batch-size", "1", "--max-steps", "2"]
+    assert main(base + ["--model", "tiny", "--lora-rank", "8", "--init", str(sft_run[0]), "--max-tokens", "6",
+                        "--system-prompt", "short", "--dtype", "bfloat16", "--run-dir", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["dtype"] == "bfloat16"
+    policy = load_llm_policy(engine="local", checkpoint=str(run), max_tokens=3)
+    assert policy.engine.dtype == torch.bfloat16 and policy.max_tokens == 3
+    assert load_llm_policy(engine="local", checkpoint=str(run)).max_tokens == 6
+    assert main(base + ["--policy", "compact", "--dtype", "bfloat16", "--run-dir", str(tmp_path / "c")]) == 2
+    assert main(base + ["--engine", "tinker", "--dtype", "bfloat16", "--run-dir", str(tmp_path / "t")]) == 2

@@ -238,3 +238,7 @@ def test_base_url_is_refused_for_another_engine_and_passed_to_the_tinker_one():
         engine_options("local", "http://127.0.0.1:8000")
     assert engine_options("tinker", "http://h:1") == {"base_url": "http://h:1"}
     assert engine_options("local", None) == {}
+    with pytest.raises(UserError, match="--dtype is an option of --engine local"):
+        engine_options("tinker", None, "bfloat16")
+    assert engine_options("local", None, "bfloat16") == {"dtype": "bfloat16"}
+    assert engine_options("tinker", None, "auto") == {}
