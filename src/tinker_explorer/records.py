@@ -30,17 +30,17 @@ PACKAGE_DIR = Path(__file__).resolve().parent  # src/tinker_explorer: the code s
 # One hash of the package's Python source, built from git blob ids (so it can be recomputed for any
 # commit from git's tree listing): the ablation ledger pairs rows by it, and every cache (the shared
 # warm start, the demo's reuse of a finished run) is keyed on it, so a code change is never missed.
-def _blob_id(data: bytes) -> str:
+def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # what `git hash-object` prints
 
 
-def _listing_hash(entries) -> str:
+def listing_hash(entries) -> str:
     return hashlib.sha256("\n".join(f"{path}\t{blob}" for path, blob in sorted(entries)).encode()).hexdigest()[:12]
 
 
 def src_hash(package_dir: Path = PACKAGE_DIR) -> str:
     """Hash of the package's ``*.py`` files as they are on disk now (the code this process runs)."""
-    return _listing_hash((p.relative_to(package_dir).as_posix(), _blob_id(p.read_bytes()))
+    return listing_hash((p.relative_to(package_dir).as_posix(), blob_id(p.read_bytes()))
                          for p in package_dir.rglob("*.py"))
 
 
