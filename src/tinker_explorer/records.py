@@ -164,7 +164,8 @@ class RunRecords:
     def config(self) -> dict:
         return json.loads((self.dir / "config.json").read_text())
 
-    def _append(self, path: Path, row: dict) -> None:
+    def append_line(self, path: Path, row: dict) -> None:
+        """One JSON line, flushed and fsynced (a killed run leaves at most a torn last line)."""
         line = json.dumps(row, default=float) + "\n"
         with open(path, "a", encoding="utf-8") as f:
             f.write(line)
@@ -172,13 +173,13 @@ class RunRecords:
             os.fsync(f.fileno())
 
     def log_metrics(self, step: int, metrics: dict) -> None:
-        self._append(self.metrics_path, {"step": int(step), **metrics})
+        self.append_line(self.metrics_path, {"step": int(step), **metrics})
 
     def log_checkpoint(self, step: int, name: str, path: str, **extra) -> None:
         """One checkpoint line; local paths (``path`` and any ``*_path`` extra) are stored relative
         to the run folder, so a moved or copied run still resolves; URIs are stored as given."""
         extra = {k: (self.relative(v) if k.endswith("_path") and v is not None else v) for k, v in extra.items()}
-        self._append(self.ckpt_path, {"name": name, "step": int(step), "path": self.relative(path), **extra})
+        self.append_line(self.ckpt_path, {"name": name, "step": int(step), "path": self.relative(path), **extra})
 
     def relative(self, path: str | os.PathLike) -> str:
         """``path`` relative to the run folder when it lies inside it; URIs and outside paths unchanged."""

@@ -1,35 +1,33 @@
 """Cross-dataset table: several policies on several task files (2Wiki, HotpotQA, MuSiQue, ...).
 
-    python benchmarks/cross_dataset.py \
-        --data 2wiki=data_out/2wiki/val.jsonl --data hotpotqa=data_out/hotpotqa/val.jsonl \
-        --data musique=data_out/musique/val.jsonl \
-        --policy random --policy heuristic \
-        --policy "compact (2wiki)=compact:runs/compact_2wiki" \
-        --policy "compact (own)=compact:runs/compact_{data}" --out docs/figures/cross_dataset
-
-For every (dataset, policy) pair it runs the episodes (budget 2000, max 10 steps, F1 reward, seed 0:
-the defaults of `tinker-explorer eval`) and reports token F1 with its 95% bootstrap CI, EM, answer
-rate and average tokens read, plus, per dataset, the paired bootstrap CI of each policy's F1 minus
-the heuristic's, task by task. A policy spec is ``LABEL=NAME[:CHECKPOINT]`` or ``NAME[:CHECKPOINT]``;
-``{data}`` in a checkpoint becomes the dataset name ("trained on that dataset" in one spec).
-A data spec is ``NAME=PATH`` (or a PATH, named after its folder).
-
-Writes ``<out>.md`` (the command and the table) and ``<out>.json`` (aggregates only: never task
-ids, questions or answers, so both files can be committed).
+    tinker-explorer bench cross-dataset \\
+        --data 2wiki=data_out/2wiki/val.jsonl --data hotpotqa=data_out/hotpotqa/val.jsonl \\
+        --data musique=data_out/musique/val.jsonl --policy random --policy heuristic \\
+        --policy "compact (2wiki)=compact:runs/compact_2wiki" --policy "compact (own)=compact:runs/compact_{data}"
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tinker_explorer.bench import common
 from tinker_explorer.errors import UserError
+
+HELP = "several policies on several task files, paired against the heuristic"
+DESCRIPTION = """\
+For every (dataset, policy) pair it runs the episodes (budget 2000, max 10 steps, F1 reward, seed 0:
+the defaults of `tinker-explorer eval`) and reports token F1 with its 95% bootstrap CI, EM, answer
+rate and average tokens read, plus, per dataset, the paired bootstrap CI of each policy's F1 minus
+the heuristic's, task by task. A policy spec is LABEL=NAME[:CHECKPOINT] or NAME[:CHECKPOINT];
+{data} in a checkpoint becomes the dataset name ("trained on that dataset" in one spec).
+A data spec is NAME=PATH (or a PATH, named after its folder).
+
+Writes <out>.md (the command and the table) and <out>.json (aggregates only: never task ids,
+questions or answers, so both files can be committed)."""
 
 NEEDS_CHECKPOINT = {"compact"}
 TAKES_CHECKPOINT = {"compact", "llm"}
@@ -74,23 +72,10 @@ def parse_data_spec(spec: str) -> tuple[str, str]:
     return name.strip(), path.strip()
 
 
-def set_threads(n: int) -> None:
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(n)
-
-
 def evaluate(datasets: dict[str, list], specs: list[PolicySpec], budget: int = 2000, seed: int = 0,
              progress: bool = True) -> list[dict]:
     """One aggregate row per (dataset, policy), in dataset order; F1 paired against the heuristic."""
     from tinker_explorer.console import tqdm
-
-    from tinker_explorer.env.explorer import EnvConfig
-    from tinker_explorer.eval.metrics import paired_bootstrap
-    from tinker_explorer.eval.runner import run_episodes, summarize
-    from tinker_explorer.policies import get_policy
     for d in datasets:  # fail on a missing checkpoint before any (slow) episode runs
         for s in specs:
             cp = s.checkpoint_for(d)
@@ -98,24 +83,23 @@ def evaluate(datasets: dict[str, list], specs: list[PolicySpec], budget: int = 2
                 raise UserError(f"policy {s.label!r} on {d}: no such checkpoint {cp}")
     cache: dict = {}
     rows, bar = [], tqdm(total=len(datasets) * len(specs), desc="dataset x policy", disable=not progress)
+    base = next((s.label for s in specs if s.name == "heuristic"), None)
     for d, tasks in datasets.items():
-        f1s = {}
+        results = {}
         for s in specs:
             bar.set_postfix_str(f"{d} / {s.label}")
             key = (s.name, s.checkpoint_for(d))
             if key not in cache:
-                cache[key] = get_policy(s.name, **({"checkpoint": key[1]} if key[1] else {}))
-            trajs = run_episodes(cache[key], tasks, EnvConfig(budget=budget), seed=seed, record_observations=False)
-            res = summarize(trajs, policy=s.label)
-            res.pop("per_task")
-            f1s[s.label] = [t.f1 for t in trajs]
+                cache[key] = common.load_policy(*key)
+            _, res = common.evaluate(cache[key], tasks, budget, seed, s.label)
+            results[s.label] = res
             rows.append({"dataset": d, "policy": s.label, "name": s.name, "checkpoint": key[1],
-                         "avg_chunks": float(np.mean([len(t.chunks) for t in tasks])), **res})
+                         "avg_chunks": float(np.mean([len(t.chunks) for t in tasks])),
+                         **{k: v for k, v in res.items() if k not in ("per_task", "seconds")}})
             bar.update(1)
-        base = next((s.label for s in specs if s.name == "heuristic"), None)
         for r in rows:
             if r["dataset"] == d and base is not None and r["policy"] != base:
-                r["f1_vs_heuristic"] = paired_bootstrap(f1s[r["policy"]], f1s[base])
+                r["f1_vs_heuristic"] = common.paired(results[r["policy"]], results[base])
     bar.close()
     return rows
 
@@ -131,17 +115,13 @@ def markdown(rows: list[dict], command: str) -> str:
                 "F1 - heuristic [paired 95% CI] |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         c = r.get("f1_vs_heuristic")
-        diff = f"{c['diff']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]" if c else "-"
         out.append(f"| {r['dataset']} | {r['policy']} | {r['n_tasks']} | {r['f1']:.3f} [{r['f1_ci'][0]:.3f}, "
                    f"{r['f1_ci'][1]:.3f}] | {r['em']:.3f} | {100 * r['answer_rate']:.1f}% | "
-                   f"{r['avg_tokens_read']:.1f} | {diff} |")
+                   f"{r['avg_tokens_read']:.1f} | {common.fmt_ci(c) if c else '-'} |")
     return "\n".join(out) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ap) -> None:
     ap.add_argument("--data", action="append", required=True, metavar="NAME=PATH", help="task file (repeat)")
     ap.add_argument("--policy", action="append", required=True, metavar="[LABEL=]NAME[:CHECKPOINT]",
                     help="policy to evaluate (repeat); {data} in CHECKPOINT becomes the dataset name")
@@ -149,42 +129,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=int, default=2000, help="reading budget in tokens (default 2000)")
     ap.add_argument("--seed", type=int, default=0, help="episode seed, the same for every pair (default 0)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    ap.add_argument("--out", default="docs/figures/cross_dataset", help="output path without extension")
+    ap.add_argument("--out", default=str(common.OUT_DIR / "cross_dataset"), help="output path without extension")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = ap.parse_args(argv)
-    try:
-        from tinker_explorer.data.schema import load_tasks
-        if args.limit is not None and args.limit <= 0:
-            raise UserError("--limit must be positive")
-        specs = [parse_policy_spec(s) for s in args.policy]
-        if len({s.label for s in specs}) < len(specs):
-            raise UserError("two --policy specs share a label; give each one LABEL=")
-        datasets = {}
-        for name, path in map(parse_data_spec, args.data):
-            if name in datasets:
-                raise UserError(f"dataset name {name!r} given twice")
-            datasets[name] = load_tasks(path, limit=args.limit)
-            if not datasets[name]:
-                raise UserError(f"{path}: no tasks")
-        set_threads(args.threads)
-        rows = evaluate(datasets, specs, budget=args.budget, seed=args.seed, progress=not args.quiet)
-    except UserError as e:
-        print(f"cross_dataset.py: error: {e}", file=sys.stderr)
-        return 2
-    command = "python benchmarks/cross_dataset.py " + shlex.join(argv)
-    md = markdown(rows, command)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    files = {name: path for name, path in map(parse_data_spec, args.data)}
-    out.with_suffix(".md").write_text(md)
-    out.with_suffix(".json").write_text(json.dumps(
-        {"command": command, "budget": args.budget, "seed": args.seed, "limit": args.limit,
-         "datasets": {d: {"file": files[d], "n_tasks": len(ts)} for d, ts in datasets.items()},
-         "rows": rows}, indent=1) + "\n")
+
+
+def run(args) -> int:
+    from tinker_explorer.data.schema import load_tasks
+    if args.limit is not None and args.limit <= 0:
+        raise UserError("--limit must be positive")
+    specs = [parse_policy_spec(s) for s in args.policy]
+    if len({s.label for s in specs}) < len(specs):
+        raise UserError("two --policy specs share a label; give each one LABEL=")
+    datasets, files = {}, {}
+    for name, path in map(parse_data_spec, args.data):
+        if name in datasets:
+            raise UserError(f"dataset name {name!r} given twice")
+        datasets[name], files[name] = load_tasks(path, limit=args.limit), path
+        if not datasets[name]:
+            raise UserError(f"{path}: no tasks")
+    common.set_threads(args.threads)
+    rows = evaluate(datasets, specs, budget=args.budget, seed=args.seed, progress=not args.quiet)
+    md = markdown(rows, args.command_line)
+    paths = common.write(args.out, md, {
+        "command": args.command_line, "budget": args.budget, "seed": args.seed, "limit": args.limit,
+        "datasets": {d: {"file": files[d], "n_tasks": len(ts)} for d, ts in datasets.items()}, "rows": rows})
     print(md, end="")
-    print(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.json')}")
+    print("wrote " + ", ".join(map(str, paths)))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(common.main(sys.modules[__name__]))
