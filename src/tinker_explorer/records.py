@@ -44,15 +44,20 @@ def src_hash(package_dir: Path = PACKAGE_DIR) -> str:
                          for p in package_dir.rglob("*.py"))
 
 
-def _read_lines(path: Path) -> list[dict]:
-    if not path.exists():
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a records file, up to a torn line (a run killed mid-write); [] if missing."""
+    if not path.is_file():
         return []
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
         try:
-            out.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             break  # a torn last line from a killed run
+        if isinstance(row, dict):
+            out.append(row)
     return out
 
 
@@ -157,8 +162,8 @@ class RunRecords:
                 _write_atomic(existing, json.dumps({**saved, **cfg}, indent=2) + "\n")
             last = self.last_checkpoint()
             keep_until = last["step"] if last else -1
-            _rewrite(self.metrics_path, [m for m in _read_lines(self.metrics_path) if m.get("step", -1) <= keep_until])
-            _rewrite(self.ckpt_path, _read_lines(self.ckpt_path))
+            _rewrite(self.metrics_path, [m for m in read_jsonl(self.metrics_path) if m.get("step", -1) <= keep_until])
+            _rewrite(self.ckpt_path, read_jsonl(self.ckpt_path))
 
     @property
     def config(self) -> dict:
@@ -194,10 +199,10 @@ class RunRecords:
         _rewrite(self.ckpt_path, [r for r in self.checkpoints() if not which(r)])
 
     def metrics(self) -> list[dict]:
-        return _read_lines(self.metrics_path)
+        return read_jsonl(self.metrics_path)
 
     def checkpoints(self) -> list[dict]:
-        return _read_lines(self.ckpt_path)
+        return read_jsonl(self.ckpt_path)
 
     def last_checkpoint(self) -> dict | None:
         c = self.checkpoints()
@@ -258,7 +263,7 @@ def final_checkpoint(run_dir: str | Path) -> Checkpoint:
     refused: evaluating or training on a warm start or an intermediate checkpoint must be asked for
     by its path, which the message gives."""
     run = Path(run_dir)
-    rows = _read_lines(run / "checkpoints.jsonl")
+    rows = read_jsonl(run / "checkpoints.jsonl")
     if not rows:
         raise UserError(f"{run}: no checkpoints recorded in checkpoints.jsonl, so there is nothing to load")
     last = rows[-1]
