@@ -19,8 +19,9 @@ from tinker_explorer.policies import get_policy  # noqa: E402
 from tinker_explorer.policies.compact import load_compact_policy  # noqa: E402
 from tinker_explorer.policies.compact.features import analyse, answer_candidates  # noqa: E402
 from tinker_explorer.policies.compact.model import CompactPolicy, new_policy  # noqa: E402
-from tinker_explorer.policies.compact.train import (CompactTrainConfig, fit_answer, oracle_states,  # noqa: E402
-                                                    train_compact)
+from tinker_explorer.policies.compact.train import CompactTrainConfig, train_compact  # noqa: E402
+from tinker_explorer.policies.compact.warm import fit_answer  # noqa: E402
+from tinker_explorer.train.oracle import oracle_states  # noqa: E402
 
 FILMS = ["Blue Harbor", "Silent Creek", "Iron Valley", "Paper Moon Road", "Glass River", "Stone Garden",
          "Red Lantern", "Quiet Field"]

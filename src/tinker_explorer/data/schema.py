@@ -60,10 +60,6 @@ class Task:
     def gold_ids(self) -> list[int]:
         return [c.id for c in self.chunks if c.is_gold]
 
-    @property
-    def pool_tokens(self) -> int:
-        return sum(c.n_tokens for c in self.chunks)
-
     def to_json(self) -> dict:
         d = asdict(self)
         d["chunks"] = [asdict(c) for c in self.chunks]

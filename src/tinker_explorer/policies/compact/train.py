@@ -30,23 +30,19 @@ from tinker_explorer.errors import UserError
 from tinker_explorer.eval.aggregate import TaskResult, aggregate
 from tinker_explorer.eval.runner import Episode, run_episodes, run_lockstep
 from tinker_explorer.policies.compact.checkpoints import WARM_PART, WarmParts, answer_weights, load_optimizer, save_step
-from tinker_explorer.policies.compact.config import (DEFAULT_REWARD, FLAG_KEYS, SWITCHES, UNHASHED, WARM_FIELDS,
-                                                      CompactTrainConfig, add_arguments, config_from_dict)
+from tinker_explorer.policies.compact.config import (FLAG_KEYS, SWITCHES, UNHASHED, WARM_FIELDS, CompactTrainConfig,
+                                                      config_from_dict)
 from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab
 from tinker_explorer.policies.compact.model import AnswerScorer, CompactPolicy, Decision, new_policy, stack_rows
-from tinker_explorer.policies.compact.warm import (STOP, best_set_nll, expected_f1, fit_answer, fit_answer_scorers,
-                                                    fit_rerank, fit_stop_scorer, fold_members, fold_view, task_fold)
+from tinker_explorer.policies.compact.warm import fit_answer_scorers, fit_stop_scorer, fold_view, task_fold
 from tinker_explorer.train.advantages import grpo_advantages
-from tinker_explorer.train.oracle import OracleState, oracle_states
 from tinker_explorer.records import RunRecords
+from tinker_explorer.train.oracle import oracle_states
 
-# names other modules import from here (the settings and the warm start's pieces live beside it)
-__all__ = ["DEFAULT_REWARD", "FLAG_KEYS", "SWITCHES", "UNHASHED", "WARM_FIELDS", "CompactTrainConfig", "OracleState",
-           "STOP", "add_arguments", "best_set_nll", "config_from_args", "config_from_dict", "config_hash",
-           "evaluate", "expected_f1", "fit_answer", "fit_answer_scorers", "fit_rerank", "fit_stop_scorer",
-           "fold_members", "fold_view", "grpo_step", "load_fold_nets", "oracle_states", "policy_gradient_step",
-           "run_grpo_from_args", "save_fold_nets", "task_fold", "train_compact", "trained_decisions", "warm_key",
-           "warm_start"]
+# the config (CompactTrainConfig) is re-exported: the trainer's callers build one
+__all__ = ["CompactTrainConfig", "config_from_args", "config_hash", "evaluate", "grpo_step", "load_fold_nets",
+           "policy_gradient_step", "run_grpo_from_args", "save_fold_nets", "train_compact", "trained_decisions",
+           "warm_key", "warm_start"]
 
 
 def warm_key(cfg: CompactTrainConfig, tasks: Sequence[Task]) -> dict:
