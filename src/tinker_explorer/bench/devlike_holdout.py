@@ -173,7 +173,7 @@ def oracle_rows(policy, held: list, cfg) -> list[dict]:
 def oracle_state(args, cfg, train: list, held: list, other: dict | None) -> int:
     """The answer scorer alone: fit on the training part's oracle states, answer at the held-out
     tasks' final oracle states."""
-    from tinker_explorer.eval.metrics import bootstrap_ci
+    from tinker_explorer.eval.aggregate import TaskResult, aggregate
     from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab
     from tinker_explorer.policies.compact.model import new_policy
     from tinker_explorer.policies.compact.warm import fit_answer_scorers
@@ -184,9 +184,10 @@ def oracle_state(args, cfg, train: list, held: list, other: dict | None) -> int:
     fit_answer_scorers(policy, train, oracle_states(policy, train, cfg.budget, cfg.max_steps, progress), cfg,
                        progress)
     rows = oracle_rows(policy, held, cfg)
-    f1 = [r["f1"] for r in rows]
-    per_type = {t: round(sum(r["f1"] for r in rows if r["type"] == t) / sum(r["type"] == t for r in rows), 3)
-                for t in sorted({r["type"] for r in rows})}
+    results = [TaskResult.from_row(r) for r in rows]
+    overall = aggregate(results, ci=("f1",))
+    per_type = {t: round(aggregate([r for r in results if r.type == t], ci=False)["f1"], 3)
+                for t in sorted({r.type for r in results})}
     lost: dict[str, list[float]] = {}
     for r in rows:
         if "relation" in r:
@@ -195,7 +196,7 @@ def oracle_state(args, cfg, train: list, held: list, other: dict | None) -> int:
     per_relation = {rel: [len(v), round(1 - sum(v) / len(v), 3), round(sum(v), 1)]
                     for rel, v in sorted(lost.items(), key=lambda kv: (-sum(kv[1]), kv[0]))}
     out = {"name": args.name, "set": args.set, "seed": args.seed, "n_train": len(train), "oracle_state": True,
-           "f1": sum(f1) / len(f1), "f1_ci": list(bootstrap_ci(f1)), "per_type": per_type,
+           "f1": overall["f1"], "f1_ci": overall["f1_ci"], "per_type": per_type,
            "per_relation": per_relation, "per_task": rows, "seconds": round(time.perf_counter() - t0, 1)}
     print(f"{args.name} answer scorer at the oracle's final state: F1 {out['f1']:.3f} "
           f"[{out['f1_ci'][0]:.3f}, {out['f1_ci'][1]:.3f}] on {len(rows)} tasks (fit on {len(train)}); "
