@@ -32,6 +32,16 @@ def main(module, argv: list[str] | None = None) -> int:
         return 2
 
 
+def add_run_options(ap, name: str) -> None:
+    """The options of the benchmarks that sweep task files: which tasks, budget, seed, threads, output."""
+    ap.add_argument("--limit", type=int, default=None, help="first N tasks of each file (default: all)")
+    ap.add_argument("--budget", type=int, default=2000, help="reading budget in tokens (default 2000)")
+    ap.add_argument("--seed", type=int, default=0, help="episode seed, the same everywhere (default 0)")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    ap.add_argument("--out", default=str(OUT_DIR / name), help="output path without extension")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def set_threads(n: int) -> None:
     try:
         import torch

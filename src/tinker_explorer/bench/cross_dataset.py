@@ -125,12 +125,7 @@ def add_arguments(ap) -> None:
     ap.add_argument("--data", action="append", required=True, metavar="NAME=PATH", help="task file (repeat)")
     ap.add_argument("--policy", action="append", required=True, metavar="[LABEL=]NAME[:CHECKPOINT]",
                     help="policy to evaluate (repeat); {data} in CHECKPOINT becomes the dataset name")
-    ap.add_argument("--limit", type=int, default=None, help="first N tasks of each file (default: all)")
-    ap.add_argument("--budget", type=int, default=2000, help="reading budget in tokens (default 2000)")
-    ap.add_argument("--seed", type=int, default=0, help="episode seed, the same for every pair (default 0)")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    ap.add_argument("--out", default=str(common.OUT_DIR / "cross_dataset"), help="output path without extension")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    common.add_run_options(ap, "cross_dataset")
 
 
 def run(args) -> int:

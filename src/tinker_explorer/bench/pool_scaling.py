@@ -144,13 +144,8 @@ def add_arguments(ap) -> None:
                     help="task file per pool size (repeat)")
     ap.add_argument("--policies", nargs="+", default=["random", "heuristic", "compact"])
     ap.add_argument("--checkpoint", default="runs/compact_2wiki", help="compact checkpoint file or run directory")
-    ap.add_argument("--limit", type=int, default=None, help="first N tasks of each file (default: all)")
     ap.add_argument("--repeats", type=int, default=1, help="timing runs per (pool, policy); the median is reported")
-    ap.add_argument("--budget", type=int, default=2000, help="reading budget in tokens (default 2000)")
-    ap.add_argument("--seed", type=int, default=0, help="episode seed, the same everywhere (default 0)")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    ap.add_argument("--out", default=str(common.OUT_DIR / "pool_scaling"), help="output path without extension")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    common.add_run_options(ap, "pool_scaling")
 
 
 def run(args) -> int:
