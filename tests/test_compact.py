@@ -60,6 +60,18 @@ def trained(tmp_path_factory):
     return run, path
 
 
+def test_training_leaves_the_callers_thread_count(tmp_path):
+    """The trainer caps itself at two torch threads, and gives the caller its own count back."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        train_compact(CompactTrainConfig(**{**TINY, "grpo": False}), TASKS[:6], None, tmp_path / "r", progress=False)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_policy_acts_within_budget_and_steps(trained):
     _, path = trained
     policy = load_compact_policy(path)

@@ -169,14 +169,24 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
     checkpoint path. ``resume`` continues from the last checkpoint of ``run_dir`` (a finished piece
     of the warm start, or a GRPO step): a run killed at any moment and resumed ends with the same
     weights as one never interrupted. ``time_limit_s`` is a safety stop: when it fires, the final
-    row says so (``stopped``) and a message is printed."""
+    row says so (``stopped``) and a message is printed. Trains on at most two torch threads (the
+    caller's thread count is restored afterwards)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(2, threads))
+    try:
+        return _train(cfg, train_tasks, val_tasks, run_dir, resume, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_tasks: Sequence[Task] | None,
+           run_dir: str | Path, resume: bool, progress: bool) -> Path:
     if not train_tasks:
         raise UserError("no training tasks")
     if not (cfg.warm_start or cfg.grpo):
         raise UserError("nothing to train: both the warm start and GRPO are disabled")
     from tinker_explorer.data.schema import tasks_sha256
     from tinker_explorer.records import src_hash
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
     rec = RunRecords(run_dir, _config_json(cfg, n_train_tasks=len(train_tasks), n_val_tasks=len(val_tasks or []),
