@@ -1,6 +1,6 @@
 """Leaf folds3: three cross-fitted answer scorers instead of two. They set the warm start's stop
 targets and answer during GRPO rollouts; trained on 2/3 of the tasks instead of 1/2 they are closer
-to the final answer scorer. On the dev-like split (benchmarks/devlike_holdout.py, seed 0) this read
+to the final answer scorer. On the dev-like split (tinker-explorer bench devlike-holdout, seed 0) this read
 more on bridge-comparison questions: +0.014 F1 for +23 tokens. Does it hold over seeds, and does it
 stay under the 250-token reading target?"""
 

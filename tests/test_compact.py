@@ -19,8 +19,9 @@ from tinker_explorer.policies import get_policy  # noqa: E402
 from tinker_explorer.policies.compact import load_compact_policy  # noqa: E402
 from tinker_explorer.policies.compact.features import analyse, answer_candidates  # noqa: E402
 from tinker_explorer.policies.compact.model import CompactPolicy, new_policy  # noqa: E402
-from tinker_explorer.policies.compact.train import (CompactTrainConfig, fit_answer, oracle_states,  # noqa: E402
-                                                    train_compact)
+from tinker_explorer.policies.compact.train import CompactTrainConfig, train_compact  # noqa: E402
+from tinker_explorer.policies.compact.warm import fit_answer  # noqa: E402
+from tinker_explorer.train.oracle import oracle_states  # noqa: E402
 
 FILMS = ["Blue Harbor", "Silent Creek", "Iron Valley", "Paper Moon Road", "Glass River", "Stone Garden",
          "Red Lantern", "Quiet Field"]
@@ -57,6 +58,18 @@ def trained(tmp_path_factory):
     run = tmp_path_factory.mktemp("compact") / "run"
     path = train_compact(CompactTrainConfig(**TINY), TASKS[:6], TASKS[6:], run, progress=False)
     return run, path
+
+
+def test_training_leaves_the_callers_thread_count(tmp_path):
+    """The trainer caps itself at two torch threads, and gives the caller its own count back."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        train_compact(CompactTrainConfig(**{**TINY, "grpo": False}), TASKS[:6], None, tmp_path / "r", progress=False)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_policy_acts_within_budget_and_steps(trained):

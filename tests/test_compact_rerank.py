@@ -12,7 +12,8 @@ torch = pytest.importorskip("torch")
 from tinker_explorer.policies.compact.features import (N_RERANK, PROPS, QKINDS, Candidates,  # noqa: E402
                                                        question_kinds, rerank_features, sibling_roles)
 from tinker_explorer.policies.compact.model import CompactPolicy, Reranker, new_policy  # noqa: E402
-from tinker_explorer.policies.compact.train import OracleState, fit_rerank  # noqa: E402
+from tinker_explorer.policies.compact.warm import fit_rerank  # noqa: E402
+from tinker_explorer.train.oracle import OracleState  # noqa: E402
 
 
 def col(kind: str, prop: str) -> int:

@@ -12,6 +12,7 @@ pytest.importorskip("torch")
 from test_compact import TINY, make_task  # noqa: E402
 
 from tinker_explorer.errors import UserError  # noqa: E402
+from tinker_explorer.experiments import ledger as ledger_mod  # noqa: E402
 from tinker_explorer.experiments.leaves import Harness, read_ledger, run_leaf, summary  # noqa: E402
 
 LEAF = """from dataclasses import replace
@@ -37,7 +38,7 @@ def harness(tmp_path):
 
 def test_leaves_ledger_shared_warm_start_and_summary(harness, tmp_path, monkeypatch):
     from tinker_explorer.experiments import leaves as lv
-    monkeypatch.setattr(lv, "_commit", lambda: "ccccccc")  # clean code, whatever the checkout's state
+    monkeypatch.setattr(lv, "current_commit", lambda: "ccccccc")  # clean code, whatever the checkout's state
     run_leaf("base", [0], harness, progress=False)
     run_leaf("shaped", [0], harness, progress=False)
     ledger = read_ledger(harness)
@@ -86,11 +87,11 @@ def test_rerun_after_a_code_change_counts_only_the_newest_rows(harness, monkeypa
     leaf's newest code version, one row per seed, and pairs only leaves run on the same code as the
     baseline."""
     from tinker_explorer.experiments import leaves as lv
-    monkeypatch.setattr(lv, "_commit", lambda: "aaaaaaa")
+    monkeypatch.setattr(lv, "current_commit", lambda: "aaaaaaa")
     monkeypatch.setattr(lv, "src_hash", lambda: "code_a")
     run_leaf("base", [0], harness, progress=False)
     run_leaf("shaped", [0], harness, progress=False)
-    monkeypatch.setattr(lv, "_commit", lambda: "bbbbbbb")
+    monkeypatch.setattr(lv, "current_commit", lambda: "bbbbbbb")
     monkeypatch.setattr(lv, "src_hash", lambda: "code_b")
     run_leaf("base", [0], harness, progress=False)
     assert [r["commit"] for r in read_ledger(harness)] == ["aaaaaaa", "aaaaaaa", "bbbbbbb"]
@@ -109,9 +110,9 @@ def test_a_commit_that_leaves_the_package_code_unchanged_still_pairs(harness, mo
     does not force re-running the baseline; a changed leaf file starts that leaf's new version."""
     from tinker_explorer.experiments import leaves as lv
     monkeypatch.setattr(lv, "src_hash", lambda: "code_a")
-    monkeypatch.setattr(lv, "_commit", lambda: "aaaaaaa")
+    monkeypatch.setattr(lv, "current_commit", lambda: "aaaaaaa")
     run_leaf("base", [0], harness, progress=False)
-    monkeypatch.setattr(lv, "_commit", lambda: "bbbbbbb")  # a docs-only commit
+    monkeypatch.setattr(lv, "current_commit", lambda: "bbbbbbb")  # a docs-only commit
     run_leaf("shaped", [0], harness, progress=False)
     _, rows = summary(harness)
     shaped = next(r for r in rows if r["leaf"] == "shaped")
@@ -131,22 +132,22 @@ def test_src_hash_matches_git_and_an_old_ledger_is_upgraded_in_place(harness, mo
     import subprocess
 
     from tinker_explorer.experiments import leaves as lv
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=lv.PACKAGE_DIR)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ledger_mod.PACKAGE_DIR)
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], capture_output=True, text=True,
-                           cwd=lv.PACKAGE_DIR)
+                           cwd=ledger_mod.PACKAGE_DIR)
     if head.returncode != 0 or dirty.stdout.strip():
         pytest.skip("needs a git checkout whose package code is committed")
-    assert lv._src_hash_at(head.stdout.strip()) == lv.src_hash()
-    assert lv._src_hash_at("0" * 40) == ""  # unknown commit: no hash, rows pair by commit as before
+    assert ledger_mod.src_hash_at(head.stdout.strip()) == lv.src_hash()
+    assert ledger_mod.src_hash_at("0" * 40) == ""  # unknown commit: no hash, rows pair by commit as before
     ledger = lv.Path(harness.leaves_dir) / "results.tsv"
-    old_cols = lv.LEDGER_COLUMNS[:-2]
+    old_cols = ledger_mod.LEDGER_COLUMNS[:-2]
     ledger.write_text("\t".join(old_cols) + "\n" + "\t".join(
         ["deadbee+dirty", "base", "0", "0.5", "0.4", "0.6", "0.4", "100.0", "9", "keep", "old row"]) + "\n")
     assert read_ledger(harness)[0]["src_hash"] == ""
-    monkeypatch.setattr(lv, "_commit", lambda: "ccccccc")
+    monkeypatch.setattr(lv, "current_commit", lambda: "ccccccc")
     run_leaf("base", [1], harness, progress=False)
     rows = read_ledger(harness)
-    assert ledger.read_text().splitlines()[0].split("\t") == list(lv.LEDGER_COLUMNS)
+    assert ledger.read_text().splitlines()[0].split("\t") == list(ledger_mod.LEDGER_COLUMNS)
     assert [(r["commit"], r["description"]) for r in rows][0] == ("deadbee+dirty", "old row")
     assert rows[1]["src_hash"] == lv.src_hash() and len(rows) == 2
 

@@ -104,7 +104,7 @@ def test_no_inputs_and_no_runs_dir_is_a_user_error(tmp_path, monkeypatch, capsys
 
 
 def test_report_has_a_leaves_section_from_the_ledger(tmp_path, inputs):
-    from tinker_explorer.experiments.leaves import LEDGER_COLUMNS
+    from tinker_explorer.experiments.ledger import LEDGER_COLUMNS
     leaves = tmp_path / "leaves"
     (leaves / "results").mkdir(parents=True)
     rows = ["\t".join(LEDGER_COLUMNS)]

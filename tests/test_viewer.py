@@ -11,7 +11,7 @@ import pytest
 
 from conftest import make_task
 from tinker_explorer.cli import main
-from tinker_explorer.env import EnvConfig, ExplorerEnv
+from tinker_explorer.env import EnvConfig
 from tinker_explorer.env.types import Action
 from tinker_explorer.eval.runner import run_episodes
 from tinker_explorer.policies import get_policy

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from tinker_explorer import __version__
@@ -22,6 +23,7 @@ COMMAND_MODULES = (
     "tinker_explorer.train.cli",  # train sft, train grpo
     "tinker_explorer.report.cli",  # report, view
     "tinker_explorer.experiments.leaves",  # leaves run / summary
+    "tinker_explorer.bench",  # bench NAME: the benchmarks behind the docs' numbers
 )
 
 
@@ -48,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.command_line = f"tinker-explorer {shlex.join(argv)}"  # what benchmarks record with their numbers
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

@@ -30,29 +30,34 @@ PACKAGE_DIR = Path(__file__).resolve().parent  # src/tinker_explorer: the code s
 # One hash of the package's Python source, built from git blob ids (so it can be recomputed for any
 # commit from git's tree listing): the ablation ledger pairs rows by it, and every cache (the shared
 # warm start, the demo's reuse of a finished run) is keyed on it, so a code change is never missed.
-def _blob_id(data: bytes) -> str:
+def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # what `git hash-object` prints
 
 
-def _listing_hash(entries) -> str:
+def listing_hash(entries) -> str:
     return hashlib.sha256("\n".join(f"{path}\t{blob}" for path, blob in sorted(entries)).encode()).hexdigest()[:12]
 
 
 def src_hash(package_dir: Path = PACKAGE_DIR) -> str:
     """Hash of the package's ``*.py`` files as they are on disk now (the code this process runs)."""
-    return _listing_hash((p.relative_to(package_dir).as_posix(), _blob_id(p.read_bytes()))
+    return listing_hash((p.relative_to(package_dir).as_posix(), blob_id(p.read_bytes()))
                          for p in package_dir.rglob("*.py"))
 
 
-def _read_lines(path: Path) -> list[dict]:
-    if not path.exists():
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a records file, up to a torn line (a run killed mid-write); [] if missing."""
+    if not path.is_file():
         return []
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
         try:
-            out.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             break  # a torn last line from a killed run
+        if isinstance(row, dict):
+            out.append(row)
     return out
 
 
@@ -157,14 +162,15 @@ class RunRecords:
                 _write_atomic(existing, json.dumps({**saved, **cfg}, indent=2) + "\n")
             last = self.last_checkpoint()
             keep_until = last["step"] if last else -1
-            _rewrite(self.metrics_path, [m for m in _read_lines(self.metrics_path) if m.get("step", -1) <= keep_until])
-            _rewrite(self.ckpt_path, _read_lines(self.ckpt_path))
+            _rewrite(self.metrics_path, [m for m in read_jsonl(self.metrics_path) if m.get("step", -1) <= keep_until])
+            _rewrite(self.ckpt_path, read_jsonl(self.ckpt_path))
 
     @property
     def config(self) -> dict:
         return json.loads((self.dir / "config.json").read_text())
 
-    def _append(self, path: Path, row: dict) -> None:
+    def append_line(self, path: Path, row: dict) -> None:
+        """One JSON line, flushed and fsynced (a killed run leaves at most a torn last line)."""
         line = json.dumps(row, default=float) + "\n"
         with open(path, "a", encoding="utf-8") as f:
             f.write(line)
@@ -172,13 +178,13 @@ class RunRecords:
             os.fsync(f.fileno())
 
     def log_metrics(self, step: int, metrics: dict) -> None:
-        self._append(self.metrics_path, {"step": int(step), **metrics})
+        self.append_line(self.metrics_path, {"step": int(step), **metrics})
 
     def log_checkpoint(self, step: int, name: str, path: str, **extra) -> None:
         """One checkpoint line; local paths (``path`` and any ``*_path`` extra) are stored relative
         to the run folder, so a moved or copied run still resolves; URIs are stored as given."""
         extra = {k: (self.relative(v) if k.endswith("_path") and v is not None else v) for k, v in extra.items()}
-        self._append(self.ckpt_path, {"name": name, "step": int(step), "path": self.relative(path), **extra})
+        self.append_line(self.ckpt_path, {"name": name, "step": int(step), "path": self.relative(path), **extra})
 
     def relative(self, path: str | os.PathLike) -> str:
         """``path`` relative to the run folder when it lies inside it; URIs and outside paths unchanged."""
@@ -193,10 +199,10 @@ class RunRecords:
         _rewrite(self.ckpt_path, [r for r in self.checkpoints() if not which(r)])
 
     def metrics(self) -> list[dict]:
-        return _read_lines(self.metrics_path)
+        return read_jsonl(self.metrics_path)
 
     def checkpoints(self) -> list[dict]:
-        return _read_lines(self.ckpt_path)
+        return read_jsonl(self.ckpt_path)
 
     def last_checkpoint(self) -> dict | None:
         c = self.checkpoints()
@@ -257,7 +263,7 @@ def final_checkpoint(run_dir: str | Path) -> Checkpoint:
     refused: evaluating or training on a warm start or an intermediate checkpoint must be asked for
     by its path, which the message gives."""
     run = Path(run_dir)
-    rows = _read_lines(run / "checkpoints.jsonl")
+    rows = read_jsonl(run / "checkpoints.jsonl")
     if not rows:
         raise UserError(f"{run}: no checkpoints recorded in checkpoints.jsonl, so there is nothing to load")
     last = rows[-1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 from tinker_explorer.data.tokens import count_tokens, first_tokens
 from tinker_explorer.errors import UserError
@@ -60,10 +60,6 @@ class Task:
     def gold_ids(self) -> list[int]:
         return [c.id for c in self.chunks if c.is_gold]
 
-    @property
-    def pool_tokens(self) -> int:
-        return sum(c.n_tokens for c in self.chunks)
-
     def to_json(self) -> dict:
         d = asdict(self)
         d["chunks"] = [asdict(c) for c in self.chunks]
@@ -112,31 +108,39 @@ def save_tasks(tasks: Iterable[Task], path: str | Path) -> int:
     return n
 
 
+def json_lines(path: Path, error: type[Exception] = UserError,
+               whole_file: Callable[[Path], str | None] | None = None) -> Iterator[tuple[int, object]]:
+    """(1-based line number, value) per non-blank line of a JSON-lines file; a line that is not JSON
+    raises ``error`` naming the file and line (or ``whole_file(path)``'s message, when it has one)."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise error((whole_file and whole_file(path)) or f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            yield lineno, value
+
+
 def load_tasks(path: str | Path, limit: int | None = None) -> list[Task]:
     """Read a task JSONL file; errors name the file and the 1-based line."""
     path = Path(path)
     if not path.is_file():
         raise TaskFileError(f"{path}: no such task file (build one with `tinker-explorer data build`)")
     tasks: list[Task] = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise TaskFileError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(d, dict):
-                raise TaskFileError(f"{path}:{lineno}: expected a JSON object per line")
-            version = d.get("schema")
-            if version != SCHEMA_VERSION:
-                raise TaskFileError(
-                    f"{path}:{lineno}: task schema version {version!r}, this version of "
-                    f"tinker-explorer reads {SCHEMA_VERSION}; rebuild the tasks with `tinker-explorer data build`")
-            try:
-                tasks.append(Task.from_json(d))
-            except (TypeError, ValueError, KeyError) as e:
-                raise TaskFileError(f"{path}:{lineno}: not a valid task ({e})") from None
-            if limit is not None and len(tasks) >= limit:
-                break
+    for lineno, d in json_lines(path, TaskFileError):
+        if not isinstance(d, dict):
+            raise TaskFileError(f"{path}:{lineno}: expected a JSON object per line")
+        version = d.get("schema")
+        if version != SCHEMA_VERSION:
+            raise TaskFileError(
+                f"{path}:{lineno}: task schema version {version!r}, this version of "
+                f"tinker-explorer reads {SCHEMA_VERSION}; rebuild the tasks with `tinker-explorer data build`")
+        try:
+            tasks.append(Task.from_json(d))
+        except (TypeError, ValueError, KeyError) as e:
+            raise TaskFileError(f"{path}:{lineno}: not a valid task ({e})") from None
+        if limit is not None and len(tasks) >= limit:
+            break
     return tasks

@@ -14,202 +14,31 @@ trains and evaluates each seed and appends a row per seed to ``leaves/results.ts
 
 from __future__ import annotations
 
-import argparse
-import csv
 import dataclasses
 import hashlib
-import importlib.util
 import json
-import subprocess
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tinker_explorer.errors import UserError
-from tinker_explorer.records import PACKAGE_DIR, _blob_id, _listing_hash, src_hash
-
-LEDGER_COLUMNS = ("commit", "leaf", "seed", "f1", "f1_ci_low", "f1_ci_high", "em", "tokens_read", "seconds",
-                  "status", "description", "src_hash", "leaf_hash", "steps_done")
-PACKAGE_IN_GIT = "src/tinker_explorer"  # its path in the checkout (PACKAGE_DIR.parents[1]) that git knows
-
-
-@dataclass(frozen=True)
-class Harness:
-    """The fixed evaluation every leaf is measured by. Do not edit per experiment."""
-
-    train_tasks: str = "data_out/2wiki/train.jsonl"
-    # records [holdout_from:] of the training file are held out for the leaf metric. The builder keeps
-    # the source order: 600 official-train questions, then 749 official-dev ones like our dev split.
-    # Records 1000+ are dev-like and were never used to write the heuristic's rules (a random holdout
-    # mixed in the much easier official-train questions: heuristic 0.907 there vs 0.726 here).
-    holdout_from: int = 1000
-    budget: int = 2000
-    grpo_steps: int = 80  # per experiment (one seed), after the shared warm start; no leaf may change it
-    baseline_leaf: str = "f1_honest"
-    leaves_dir: str = "leaves"
-
-
-HARNESS = Harness()
-
-
-def split_train(tasks: list, h: Harness = HARNESS) -> tuple[list, list]:
-    """(training part, held-out part) of the harness's task file."""
-    if not 0 < h.holdout_from < len(tasks):
-        raise UserError(f"{h.train_tasks}: {len(tasks)} tasks; the harness holds out records {h.holdout_from}+, "
-                        "so it needs more (build the 2Wiki tasks as the README says)")
-    return list(tasks[:h.holdout_from]), list(tasks[h.holdout_from:])
-
-
-def load_leaf(name: str, h: Harness = HARNESS):
-    path = Path(h.leaves_dir) / f"{name}.py"
-    if not path.is_file():
-        have = sorted(p.stem for p in Path(h.leaves_dir).glob("*.py") if not p.stem.startswith("_"))
-        raise UserError(f"no leaf {name!r} ({path}); leaves here: {', '.join(have) or 'none'}")
-    spec = importlib.util.spec_from_file_location(f"leaf_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    if not callable(getattr(mod, "configure", None)):
-        raise UserError(f"{path}: a leaf must define configure(cfg) -> cfg")
-    return mod
-
-
-def _commit() -> str:
-    """The commit whose code this process runs, '+dirty' when tracked code differs from it (a row
-    measured on uncommitted code cannot be reproduced from its commit)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-        clean = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src", "leaves/*.py"],
-                               capture_output=True).returncode == 0
-        return head if clean else head + "+dirty"
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-# ---- which code a row measured ----------------------------------------------------------------
-# Rows pair by a hash of the package's Python source (src_hash), not by commit: a commit that touches
-# only docs, tests or benchmarks leaves src_hash unchanged, so earlier rows still pair with new ones
-# (they used to need re-running). The commit stays beside it as provenance ('+dirty': not reproducible
-# from that commit). Both hashes are built from git blob ids, so they can be recomputed for any
-# commit without checking it out (old rows are filled in that way, see _fill_hashes).
-def leaf_hash(path: Path) -> str:
-    return _blob_id(path.read_bytes())[:8]
-
-
-def _git(*args: str) -> str | None:
-    try:
-        r = subprocess.run(["git", *args], capture_output=True, text=True, cwd=PACKAGE_DIR.parents[1])
-    except OSError:
-        return None
-    return r.stdout if r.returncode == 0 else None
-
-
-def _src_hash_at(commit: str) -> str:
-    """src_hash of the package at a commit, from git's tree listing ('' when git cannot tell)."""
-    out = _git("ls-tree", "-r", commit, "--", PACKAGE_IN_GIT)
-    if not out:
-        return ""
-    entries = []
-    for line in out.splitlines():
-        meta, path = line.split("\t", 1)
-        if path.endswith(".py"):
-            entries.append((path[len(PACKAGE_IN_GIT) + 1:], meta.split()[2]))
-    return _listing_hash(entries)
-
-
-def _fill_hashes(rows: list[dict], leaves_dir: str) -> list[dict]:
-    """Rows written before the hash columns existed get them from git when their commit is clean."""
-    cache: dict[str, str] = {}
-    for r in rows:
-        commit = r.get("commit") or ""
-        if r.get("src_hash") or not commit or commit == "unknown" or commit.endswith("+dirty"):
-            continue
-        if commit not in cache:
-            cache[commit] = _src_hash_at(commit)
-        r["src_hash"] = cache[commit]
-        if cache[commit] and not r.get("leaf_hash"):
-            blob = _git("rev-parse", f"{commit}:{Path(leaves_dir).name}/{r['leaf']}.py")
-            r["leaf_hash"] = blob.strip()[:8] if blob else ""
-    return rows
-
-
-def read_ledger(h: Harness = HARNESS) -> list[dict]:
-    p = Path(h.leaves_dir) / "results.tsv"
-    if not p.exists():
-        return []
-    with open(p, newline="") as f:
-        rows = [{k: r.get(k) or "" for k in LEDGER_COLUMNS} for r in csv.DictReader(f, delimiter="\t")]
-    return _fill_hashes(rows, h.leaves_dir)
-
-
-def upgrade_ledger(h: Harness = HARNESS) -> bool:
-    """Rewrite a ledger with an older header in the current columns: every row kept, hash columns
-    filled in from git where their commit allows. True when it rewrote the file."""
-    p = Path(h.leaves_dir) / "results.tsv"
-    if not p.exists():
-        return False
-    with open(p, newline="") as f:
-        if tuple(next(csv.reader(f, delimiter="\t"), [])) == LEDGER_COLUMNS:
-            return False
-    old = read_ledger(h)
-    tmp = p.with_suffix(".tsv.tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=LEDGER_COLUMNS, delimiter="\t")
-        w.writeheader()
-        w.writerows(old)
-    tmp.replace(p)  # atomic: the old ledger is never half-written
-    return True
-
-
-def append_row(row: dict, h: Harness = HARNESS) -> None:
-    """Append one row (to a ledger in the current columns: an older one is upgraded first)."""
-    p = Path(h.leaves_dir) / "results.tsv"
-    upgrade_ledger(h)
-    new = not p.exists()
-    with open(p, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=LEDGER_COLUMNS, delimiter="\t")
-        if new:
-            w.writeheader()
-        w.writerow({k: row.get(k, "") for k in LEDGER_COLUMNS})
-
-
-def _version(r: dict) -> tuple:
-    """What a row measured: its source and leaf hashes, or its commit for a row without them."""
-    return ("hash", r["src_hash"], r.get("leaf_hash", "")) if r.get("src_hash") else ("commit", r["commit"])
-
-
-def current_rows(ledger: list[dict], leaf: str) -> list[dict]:
-    """A leaf's rows that describe its code now: those of the code version (src_hash and leaf file)
-    of its newest row, the newest row per seed. The ledger keeps every row ever run (re-running a
-    leaf after a code change appends); its per-task results files hold the newest run of each seed,
-    which these rows describe."""
-    rows = [r for r in ledger if r["leaf"] == leaf]
-    if not rows:
-        return []
-    version = _version(rows[-1])
-    per_seed = {r["seed"]: r for r in rows if _version(r) == version}
-    return list(per_seed.values())
-
-
-def _same_code(a: dict, b: dict) -> bool:
-    """Two rows ran the same package code: equal src_hash, or (rows without one) the same clean commit."""
-    if a.get("src_hash") or b.get("src_hash"):
-        return a.get("src_hash") == b.get("src_hash")
-    return a["commit"] == b["commit"] and not a["commit"].endswith("+dirty")
+from tinker_explorer.experiments.harness import HARNESS, Harness, load_leaf, slim_result, split_train
+from tinker_explorer.experiments.ledger import (append_row, current_commit, current_rows, leaf_hash, read_ledger,
+                                                same_code)
+from tinker_explorer.records import src_hash
 
 
 def _baseline_mean(ledger: list[dict], h: Harness, row: dict) -> float | None:
     vals = [float(r["f1"]) for r in current_rows(ledger, h.baseline_leaf)
-            if r["status"] != "crash" and _same_code(r, row)]
+            if r["status"] != "crash" and same_code(r, row)]
     return float(np.mean(vals)) if vals else None
 
 
 def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, progress: bool = True) -> list[dict]:
     """Train + evaluate one leaf per seed under the fixed harness; append a ledger row per seed."""
-    commit, code = _commit(), src_hash()  # once, before the trainer's modules load: the code every seed runs
+    commit, code = current_commit(), src_hash()  # once, before the trainer's modules load: the code every seed runs
     from tinker_explorer.data.schema import load_tasks
     from tinker_explorer.env import EnvConfig
     from tinker_explorer.eval.runner import run_episodes, summarize
@@ -262,23 +91,6 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
         print(f"leaf {name} seed {seed}: F1 {row.get('f1', '-')} tokens {row.get('tokens_read', '-')} "
               f"{row['status']} ({row.get('steps_done', '-')} GRPO steps, {row['seconds']} s)")
     return rows
-
-
-def task_key(task_id: str) -> str:
-    """A task's id, hashed: the ledger's per-task rows pair leaves task by task without carrying
-    dataset content (ids, questions, answers) into the repository."""
-    return hashlib.sha256(task_id.encode("utf-8")).hexdigest()[:16]
-
-
-def slim_result(res: dict) -> dict:
-    """An eval result without dataset content: aggregates, and per task only a hashed id, the type,
-    F1, EM and tokens read (what the paired comparisons need)."""
-    keep = ("task_id", "type", "f1", "em", "tokens_read")
-    out = {k: v for k, v in res.items() if k != "per_task"}
-    out["per_task"] = [{**{k: r[k] for k in keep if k in r}, "task_id": task_key(str(r["task_id"]))}
-                       for r in res.get("per_task", [])]
-    return out
-
 
 def shared_warm_start(cfg, train: list, trainer, h: Harness = HARNESS, progress: bool = True) -> Path:
     """The warm-start run directory for ``cfg`` (trained on first use, then reused by every leaf
@@ -358,9 +170,9 @@ def summary(h: Harness = HARNESS) -> tuple[str, list[dict]]:
         pt = per_task(leaf)
         shared = [k for k in pt if k in base]
         # paired differences only between runs of the same package code (src_hash)
-        same_code = bool(base_rows) and _same_code(cur[-1], base_rows[0])
-        row["same_code_as_baseline"] = same_code
-        if leaf != h.baseline_leaf and shared and same_code:
+        same = bool(base_rows) and same_code(cur[-1], base_rows[0])
+        row["same_code_as_baseline"] = same
+        if leaf != h.baseline_leaf and shared and same:
             c = paired_bootstrap([pt[k] for k in shared], [base[k] for k in shared])
             row.update(diff_vs_baseline=c["diff"], diff_ci=c["ci"])
             tok = per_task(leaf, "tokens_read")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from tinker_explorer.errors import UserError
+from tinker_explorer.records import read_jsonl
 
 RUN_FILES = ("config.json", "metrics.jsonl", "checkpoints.jsonl")
 
@@ -50,23 +51,6 @@ class EvalData:
 class Inputs:
     runs: list[RunData] = field(default_factory=list)
     evals: list[EvalData] = field(default_factory=list)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """JSON lines of a file; stops at a torn line (a run killed mid-write), [] if missing."""
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            break
-        if isinstance(row, dict):
-            out.append(row)
-    return out
 
 
 def is_run_dir(p: Path) -> bool:

@@ -1,5 +1,5 @@
 """Numbers behind the report's tables and figures, all recomputed from per-task rows with the one
-bootstrap implementation in :mod:`tinker_explorer.eval.metrics` (so every mean has a CI)."""
+aggregation in :mod:`tinker_explorer.eval.aggregate` (every mean with its bootstrap CI)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinker_explorer.errors import UserError
-from tinker_explorer.eval.metrics import bootstrap_ci
+from tinker_explorer.eval.aggregate import TaskResult, aggregate
 from tinker_explorer.report.inputs import EvalData
 
 HEURISTIC = "heuristic"
@@ -28,23 +28,6 @@ class Stat:
         d = 1 if pct else digits
         ci = "" if not np.isfinite(self.lo) else f" [{s * self.lo:.{d}f}, {s * self.hi:.{d}f}]"
         return f"{s * self.mean:.{d}f}{'%' if pct else ''}{ci}"
-
-
-def stat(values: list[float]) -> Stat:
-    if not values:
-        return Stat(float("nan"), float("nan"), float("nan"))
-    lo, hi = bootstrap_ci(values)
-    return Stat(float(np.mean(values)), lo, hi)
-
-
-def _col(rows: list[dict], key: str, default=None) -> list[float]:
-    out = []
-    for r in rows:
-        v = r.get(key, default)
-        if v is None:
-            continue
-        out.append(float(v))
-    return out
 
 
 @dataclass
@@ -69,9 +52,9 @@ def result_row(label: str, rows: list[dict], fallback: dict | None = None) -> Re
             return Stat(float("nan") if v is None else float(v), lo, hi)
         return ResultRow(label, int(fb.get("n_tasks", 0)), fixed("f1", fb.get("f1_ci")), fixed("em", fb.get("em_ci")),
                          fixed("answer_rate"), fixed("avg_opens"), fixed("avg_tokens_read"))
-    answered = [float(r["answered"]) if "answered" in r else float(r.get("answer") is not None) for r in rows]
-    return ResultRow(label, len(rows), stat(_col(rows, "f1", 0.0)), stat(_col(rows, "em", 0.0)), stat(answered),
-                     stat(_col(rows, "opens")), stat(_col(rows, "tokens_read")))
+    keys = ("f1", "em", "answer_rate", "avg_opens", "avg_tokens_read")
+    agg = aggregate([TaskResult.from_row(r) for r in rows], ci=keys)
+    return ResultRow(label, len(rows), *(Stat(agg[k], *agg[f"{k}_ci"]) for k in keys))
 
 
 def overall_rows(evals: list[EvalData]) -> list[ResultRow]:

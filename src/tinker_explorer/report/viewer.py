@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinker_explorer.data.schema import json_lines
 from tinker_explorer.errors import UserError
 from tinker_explorer.report.viewer_page import PAGE
 
@@ -37,17 +38,10 @@ def _read_trajectories(path: Path) -> list[dict]:
     if not path.is_file():
         raise UserError(f"{path}: no such trajectory file (write one with `tinker-explorer eval --trajectories`)")
     out = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(_not_jsonl(path) or f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(d, dict) or any(k not in d for k in TRAJ_KEYS):
-                raise UserError(f"{path}:{lineno}: {_kind_of(d)}, not a trajectory; {EXPECTED}")
-            out.append(d)
+    for lineno, d in json_lines(path, UserError, _not_jsonl):
+        if not isinstance(d, dict) or any(k not in d for k in TRAJ_KEYS):
+            raise UserError(f"{path}:{lineno}: {_kind_of(d)}, not a trajectory; {EXPECTED}")
+        out.append(d)
     return out
 
 

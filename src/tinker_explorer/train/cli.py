@@ -73,7 +73,7 @@ def register(sub) -> None:
                         "recorded log-probabilities are the temperature-1 ones the learner computes)")
     g.add_argument("--save-every", type=int, default=None, help="llm: keep a checkpoint every N steps (10)")
     try:
-        from tinker_explorer.policies.compact.train import add_arguments
+        from tinker_explorer.policies.compact.config import add_arguments
         add_arguments(g)
     except ModuleNotFoundError:
         pass  # the compact policy is not part of this build

@@ -10,7 +10,7 @@ action tokens, so the learning rate means the same thing for any batch (per-toke
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -57,9 +57,7 @@ def demonstrations(demo: Policy, llm: LLMPolicy, tasks: Sequence[Task], n_episod
     as the LLM would see it: its prompt and the canonical action text + end-of-turn token."""
     from tinker_explorer.eval.runner import run_episodes
     chosen = [tasks[i % len(tasks)] for i in range(n_episodes)]
-    # task ids must be unique for run_episodes' ordering: copies get a suffix
-    uniq = [t if i < len(tasks) else replace(t, id=f"{t.id}#{i // len(tasks)}") for i, t in enumerate(chosen)]
-    trajs = run_episodes(demo, uniq, env_config, seed=seed, batch_size=64)
+    trajs = run_episodes(demo, chosen, env_config, seed=seed, batch_size=64)  # episodes run by position
     out = []
     for tr in trajs:
         if tr.f1 < min_f1:

@@ -30,23 +30,19 @@ from tinker_explorer.errors import UserError
 from tinker_explorer.eval.aggregate import TaskResult, aggregate
 from tinker_explorer.eval.runner import Episode, run_episodes, run_lockstep
 from tinker_explorer.policies.compact.checkpoints import WARM_PART, WarmParts, answer_weights, load_optimizer, save_step
-from tinker_explorer.policies.compact.config import (DEFAULT_REWARD, FLAG_KEYS, SWITCHES, UNHASHED, WARM_FIELDS,
-                                                      CompactTrainConfig, add_arguments, config_from_dict)
+from tinker_explorer.policies.compact.config import (FLAG_KEYS, SWITCHES, UNHASHED, WARM_FIELDS, CompactTrainConfig,
+                                                      config_from_dict)
 from tinker_explorer.policies.compact.features import build_ctxvocab, build_lexicon, build_qvocab
 from tinker_explorer.policies.compact.model import AnswerScorer, CompactPolicy, Decision, new_policy, stack_rows
-from tinker_explorer.policies.compact.warm import (STOP, best_set_nll, expected_f1, fit_answer, fit_answer_scorers,
-                                                    fit_rerank, fit_stop_scorer, fold_members, fold_view, task_fold)
+from tinker_explorer.policies.compact.warm import fit_answer_scorers, fit_stop_scorer, fold_view, task_fold
 from tinker_explorer.train.advantages import grpo_advantages
-from tinker_explorer.train.oracle import OracleState, oracle_states
 from tinker_explorer.records import RunRecords
+from tinker_explorer.train.oracle import oracle_states
 
-# names other modules import from here (the settings and the warm start's pieces live beside it)
-__all__ = ["DEFAULT_REWARD", "FLAG_KEYS", "SWITCHES", "UNHASHED", "WARM_FIELDS", "CompactTrainConfig", "OracleState",
-           "STOP", "add_arguments", "best_set_nll", "config_from_args", "config_from_dict", "config_hash",
-           "evaluate", "expected_f1", "fit_answer", "fit_answer_scorers", "fit_rerank", "fit_stop_scorer",
-           "fold_members", "fold_view", "grpo_step", "load_fold_nets", "oracle_states", "policy_gradient_step",
-           "run_grpo_from_args", "save_fold_nets", "task_fold", "train_compact", "trained_decisions", "warm_key",
-           "warm_start"]
+# the config (CompactTrainConfig) is re-exported: the trainer's callers build one
+__all__ = ["CompactTrainConfig", "config_from_args", "config_hash", "evaluate", "grpo_step", "load_fold_nets",
+           "policy_gradient_step", "run_grpo_from_args", "save_fold_nets", "train_compact", "trained_decisions",
+           "warm_key", "warm_start"]
 
 
 def warm_key(cfg: CompactTrainConfig, tasks: Sequence[Task]) -> dict:
@@ -173,14 +169,24 @@ def train_compact(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_task
     checkpoint path. ``resume`` continues from the last checkpoint of ``run_dir`` (a finished piece
     of the warm start, or a GRPO step): a run killed at any moment and resumed ends with the same
     weights as one never interrupted. ``time_limit_s`` is a safety stop: when it fires, the final
-    row says so (``stopped``) and a message is printed."""
+    row says so (``stopped``) and a message is printed. Trains on at most two torch threads (the
+    caller's thread count is restored afterwards)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(2, threads))
+    try:
+        return _train(cfg, train_tasks, val_tasks, run_dir, resume, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_tasks: Sequence[Task] | None,
+           run_dir: str | Path, resume: bool, progress: bool) -> Path:
     if not train_tasks:
         raise UserError("no training tasks")
     if not (cfg.warm_start or cfg.grpo):
         raise UserError("nothing to train: both the warm start and GRPO are disabled")
     from tinker_explorer.data.schema import tasks_sha256
     from tinker_explorer.records import src_hash
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
     rec = RunRecords(run_dir, _config_json(cfg, n_train_tasks=len(train_tasks), n_val_tasks=len(val_tasks or []),

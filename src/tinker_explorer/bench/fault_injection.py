@@ -1,26 +1,12 @@
 """Fault injection: SIGKILL a training run at random moments, resume it each time, and compare it
 with an uninterrupted run of the same seed.
 
-    PYTHONPATH=src python benchmarks/fault_injection.py --policy compact --kills 20
-    PYTHONPATH=src python benchmarks/fault_injection.py --policy llm --kills 20
-
-compact: `train grpo --policy compact` on a small subset of the 2Wiki training file (built with the
-project's builder into a temporary folder); llm: `train grpo --policy llm` with the in-code `tiny`
-model (shaped reward, so groups differ and updates happen). Each training process runs through this
-script's ``child`` mode, which slows every write (checkpoint files and records lines are written in
-two halves with a pause between), so that kills land inside writes as well as inside steps. Kill
-times are drawn at random over the run. After the last kill the run is resumed to the end.
-
-Checks: the final checkpoint's weights equal the uninterrupted run's (max abs difference printed);
-``metrics.jsonl`` has no torn, duplicated or missing line and its values equal the reference's
-(timings excluded); every path in ``checkpoints.jsonl`` exists. Prints kills survived / N, the lost
-work per kill (steps logged but not yet checkpointed when the kill came, plus the step in flight)
-and where each kill landed.
+    tinker-explorer bench fault-injection --policy compact --kills 20
+    tinker-explorer bench fault-injection --policy llm --kills 20
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -33,7 +19,22 @@ from pathlib import Path
 
 import numpy as np
 
-TWOWIKI = Path("/work/shared/data/2wikimultihopqa")
+from tinker_explorer.bench import common
+
+HELP = "SIGKILL training at random moments, resume, compare with an uninterrupted run"
+DESCRIPTION = """\
+compact: `train grpo --policy compact` on a small subset of the 2Wiki training file (built with the
+project's builder into a temporary folder); llm: `train grpo --policy llm` with the in-code `tiny`
+model (shaped reward, so groups differ and updates happen). Each training process runs in this
+module's `child` mode, which slows every write (checkpoint files and records lines are written in
+two halves with a pause between), so that kills land inside writes as well as inside steps. Kill
+times are drawn at random over the run. After the last kill the run is resumed to the end.
+
+Checks: the final checkpoint's weights equal the uninterrupted run's (max abs difference printed);
+metrics.jsonl has no torn, duplicated or missing line and its values equal the reference's
+(timings excluded); every path in checkpoints.jsonl exists. Prints kills survived / N, the lost
+work per kill (steps logged but not yet checkpointed when the kill came, plus the step in flight)
+and where each kill landed. Exit status 1 when a check fails."""
 WRITE_PAUSE_S = 0.05
 TIMING_KEYS = ("seconds", "elapsed_s", "warm_seconds", "sample_seconds", "train_seconds", "sample_tokens_per_s",
                "train_tokens_per_s")
@@ -70,7 +71,7 @@ def child(argv: list[str]) -> int:
             os.fsync(fh.fileno())
 
     torch.save = slow_save
-    records.RunRecords._append = slow_append
+    records.RunRecords.append_line = slow_append
     from tinker_explorer.cli import main
     return main(argv)
 
@@ -89,7 +90,7 @@ def train_args(policy: str, tasks: Path, run: Path, steps: int, seed: int) -> li
 
 def spawn(args: list[str], log: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
-    return subprocess.Popen([sys.executable, __file__, "child", *args], stdout=open(log, "a"),
+    return subprocess.Popen([sys.executable, "-m", __spec__.name, "child", *args], stdout=open(log, "a"),
                             stderr=subprocess.STDOUT, env=env)
 
 
@@ -204,10 +205,10 @@ def kill_at(proc: subprocess.Popen, run: Path, kind: str, rng, t: dict) -> bool:
     return True
 
 
-def run_benchmark(policy: str, kills: int, steps: int, seed: int, n_train: int, work: Path) -> dict:
+def run_benchmark(policy: str, kills: int, steps: int, seed: int, n_train: int, work: Path, source: str) -> dict:
     from tinker_explorer.data.build import BuildConfig, build
     data = work / "data"
-    build(BuildConfig(source="2wiki", input=str(TWOWIKI), out=str(data), n_train=n_train, n_val=0, seed=seed))
+    build(BuildConfig(source="2wiki", input=source, out=str(data), n_train=n_train, n_val=0, seed=seed))
     tasks = data / "train.jsonl"
     ref, run, log = work / f"{policy}_ref", work / f"{policy}_killed", work / f"{policy}.log"
     t0 = time.perf_counter()
@@ -261,23 +262,23 @@ def run_benchmark(policy: str, kills: int, steps: int, seed: int, n_train: int, 
             "max_abs_weight_diff": max_diff, "problems": problems, "reference_seconds": round(t_ref, 1)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["child"]:
-        return child(argv[1:])
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(ap) -> None:
     ap.add_argument("--policy", choices=("compact", "llm"), default="compact")
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--steps", type=int, default=None, help="GRPO steps (compact 40, llm 30)")
     ap.add_argument("--n-train", type=int, default=60, help="2Wiki training tasks in the subset")
+    ap.add_argument("--input", default="../shared/data/2wikimultihopqa", help="the official 2Wiki files")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the result here")
-    a = ap.parse_args(argv)
-    if not TWOWIKI.is_dir():
-        raise SystemExit(f"{TWOWIKI}: the 2Wiki data is not here")
+
+
+def run(a) -> int:
+    from tinker_explorer.errors import UserError
+    if not Path(a.input).is_dir():
+        raise UserError(f"{a.input}: the 2Wiki data is not here (--input)")
     steps = a.steps or (40 if a.policy == "compact" else 30)
     with tempfile.TemporaryDirectory() as tmp:
-        res = run_benchmark(a.policy, a.kills, steps, a.seed, a.n_train, Path(tmp))
+        res = run_benchmark(a.policy, a.kills, steps, a.seed, a.n_train, Path(tmp), str(Path(a.input).resolve()))
     ok = res["survived"] is not None
     print(f"{a.policy}: kills survived {res['kills'] if ok else 0} / {res['kills']}"
           + (f" (the run finished before {res['finished_before_a_kill']} planned kill)" if res["finished_before_a_kill"] else ""))
@@ -292,4 +293,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    if sys.argv[1:2] == ["child"]:
+        raise SystemExit(child(sys.argv[2:]))
+    raise SystemExit(common.main(sys.modules[__name__]))

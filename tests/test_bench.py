@@ -1,35 +1,24 @@
-"""Cross-dataset and pool-scaling benchmarks (benchmarks/cross_dataset.py, benchmarks/pool_scaling.py): the policy-spec
-parser, the log-log slope fit, the timing proxy, and tiny end-to-end runs on made-up tasks (seconds)."""
+"""The benchmarks (`tinker-explorer bench`): the policy-spec parser, the log-log slope fit, the timing
+proxy, the command line, and tiny end-to-end runs on made-up tasks (seconds)."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import make_task
+from tinker_explorer.bench import common
+from tinker_explorer.bench import cross_dataset as cross
+from tinker_explorer.bench import devlike_holdout as dev
+from tinker_explorer.bench import pool_scaling as pool
+from tinker_explorer.cli import main as cli_main
 from tinker_explorer.data.schema import save_tasks
 from tinker_explorer.errors import UserError
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-cross = _load("cross_dataset")
-pool = _load("pool_scaling")
 
 SECRET_ANSWER = "Kessa, Norland"  # make_task's gold answer
 SECRET_QUESTION = "Where was the director of film Blue Harbor born?"
@@ -114,11 +103,11 @@ def test_cross_dataset_end_to_end(tmp_path, capsys):
     a = _write_tasks(tmp_path / "a" / "val.jsonl", "dsa")
     b = _write_tasks(tmp_path / "b" / "val.jsonl", "dsb", n=4, n_chunks=5)
     out = tmp_path / "out" / "cross"
-    rc = cross.main(["--data", f"alpha={a}", "--data", str(b), "--policy", "random", "--policy", "heur=heuristic",
+    rc = common.main(cross, ["--data", f"alpha={a}", "--data", str(b), "--policy", "random", "--policy", "heur=heuristic",
                      "--limit", "5", "--out", str(out), "--quiet"])
     assert rc == 0
     md, js = out.with_suffix(".md").read_text(), out.with_suffix(".json").read_text()
-    assert md.startswith("Command: `python benchmarks/cross_dataset.py --data") and "| alpha | heur |" in md
+    assert md.startswith("Command: `python -m tinker_explorer.bench.cross_dataset --data") and "| alpha | heur |" in md
     assert md in capsys.readouterr().out
     for prefix in ("dsa", "dsb"):
         _assert_no_dataset_content(md + js, prefix)
@@ -135,11 +124,11 @@ def test_cross_dataset_end_to_end(tmp_path, capsys):
 def test_cross_dataset_missing_inputs_are_one_line_errors(tmp_path, capsys):
     a = _write_tasks(tmp_path / "val.jsonl", "dsa", n=2)
     out = str(tmp_path / "x")
-    assert cross.main(["--data", f"a={tmp_path / 'missing.jsonl'}", "--policy", "random", "--out", out]) == 2
-    assert cross.main(["--data", f"a={a}", "--policy", f"c=compact:{tmp_path}/runs_{{data}}", "--out", out]) == 2
+    assert common.main(cross, ["--data", f"a={tmp_path / 'missing.jsonl'}", "--policy", "random", "--out", out]) == 2
+    assert common.main(cross, ["--data", f"a={a}", "--policy", f"c=compact:{tmp_path}/runs_{{data}}", "--out", out]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "missing.jsonl" in err[0] and "runs_a" in err[1] and "Traceback" not in err[1]
-    assert cross.main(["--data", f"a={a}", "--policy", "bogus", "--out", out]) == 2
+    assert common.main(cross, ["--data", f"a={a}", "--policy", "bogus", "--out", out]) == 2
     assert not Path(out + ".json").exists()
 
 
@@ -147,11 +136,11 @@ def test_pool_scaling_end_to_end(tmp_path, capsys):
     p5 = _write_tasks(tmp_path / "p5.jsonl", "pa", n=4, n_chunks=5)
     p6 = _write_tasks(tmp_path / "p6.jsonl", "pb", n=4, n_chunks=6)
     out = tmp_path / "out" / "scaling"
-    rc = pool.main(["--pool", f"6={p6}", "--pool", f"5={p5}", "--policies", "random", "heuristic",
+    rc = common.main(pool, ["--pool", f"6={p6}", "--pool", f"5={p5}", "--policies", "random", "heuristic",
                     "--repeats", "2", "--out", str(out), "--quiet"])
     assert rc == 0
     md, js = out.with_suffix(".md").read_text(), out.with_suffix(".json").read_text()
-    assert md.startswith("Command: `python benchmarks/pool_scaling.py --pool") and "Machine:" in md
+    assert md.startswith("Command: `python -m tinker_explorer.bench.pool_scaling --pool") and "Machine:" in md
     assert out.with_suffix(".png").stat().st_size > 1000
     capsys.readouterr()
     for prefix in ("pa", "pb"):
@@ -164,38 +153,40 @@ def test_pool_scaling_end_to_end(tmp_path, capsys):
         assert r["decision_ms_per_task"] == pytest.approx(np.median(r["decision_ms_per_task_runs"]))
         assert r["decision_ms_per_task_per_chunk"] == pytest.approx(r["decision_ms_per_task"] / r["pool_size"])
     assert res["machine"]["cpu_count"] and "compact" not in md
-    assert pool.main(["--pool", f"5={tmp_path / 'nope.jsonl'}", "--policies", "random", "--out", str(out)]) == 2
-    assert pool.main(["--pool", f"5={p5}", "--policies", "compact", "--checkpoint", str(tmp_path / "none"),
+    assert common.main(pool, ["--pool", f"5={tmp_path / 'nope.jsonl'}", "--policies", "random", "--out", str(out)]) == 2
+    assert common.main(pool, ["--pool", f"5={p5}", "--policies", "compact", "--checkpoint", str(tmp_path / "none"),
                       "--out", str(out)]) == 2
 
 
+TINY_SETS = ["--set", "answer_epochs=2", "--set", "warm_epochs=5", "--set", "steps=1", "--set", "group_size=2",
+             "--set", "batch_size=2", "--set", "budget_mix=[60]", "--set", "answer_folds=2", "--quiet"]
+
+
 def test_devlike_holdout_trains_evaluates_and_pairs(tmp_path, capsys, one_torch_thread):
-    """benchmarks/devlike_holdout.py end to end on made-up tasks with a tiny trainer config; the
-    JSON it writes pairs two variants and holds hashed task ids only."""
-    from tinker_explorer.policies.compact.train import CompactTrainConfig
-    dev = _load("devlike_holdout")
+    """The dev-like benchmark end to end on made-up tasks with a tiny trainer config; the JSON it
+    writes pairs two variants and holds hashed task ids only."""
     tasks = _write_tasks(tmp_path / "train.jsonl", "t", n=10)
-    tiny = CompactTrainConfig(answer_epochs=2, warm_epochs=5, steps=1, group_size=2, batch_size=2,
-                              budget_mix=(60,), answer_folds=2)
-    args = ["--tasks", str(tasks), "--holdout-from", "6", "--out", str(tmp_path / "dl")]
-    assert dev.main(["--name", "a", *args], cfg=tiny) == 0
-    assert dev.main(["--name", "b", "--against", str(tmp_path / "dl" / "a.json"), *args], cfg=tiny) == 0
+    args = ["--tasks", str(tasks), "--holdout-from", "6", "--out", str(tmp_path / "dl"), *TINY_SETS]
+    assert common.main(dev, ["--name", "a", *args]) == 0
+    assert common.main(dev, ["--name", "b", "--against", str(tmp_path / "dl" / "a.json"), *args]) == 0
     out = capsys.readouterr().out
     assert "b final.pt - a final.pt: f1 +0.000" in out  # same code, same seed: identical decisions
     text = (tmp_path / "dl" / "b.json").read_text()
     assert SECRET_ANSWER not in text and "secret-id" not in text
     assert set(json.loads(text)["checkpoints"]) == {"heuristic", "warm.pt", "final.pt"}
-    assert dev.main(["--name", "c", "--tasks", str(tmp_path / "missing.jsonl")]) == 2
+    assert common.main(dev, ["--name", "c", "--tasks", str(tmp_path / "missing.jsonl")]) == 2
     assert "no such task file" in capsys.readouterr().err
-    assert dev.main(["--name", "c", *args, "--set", "bogus=1"]) == 2
+    assert common.main(dev, ["--name", "c", *args, "--set", "bogus=1"]) == 2
     assert "expected FIELD=JSON" in capsys.readouterr().err
-    assert dev._override(tiny, ["steps=3", "budget_mix=[]"]) == dataclasses.replace(tiny, steps=3, budget_mix=())
-    assert dev._override(tiny, ["parser=null"]).parser is None
+    from tinker_explorer.policies.compact.config import CompactTrainConfig
+    tiny = CompactTrainConfig(steps=1)
+    assert dev.override(tiny, ["steps=3", "budget_mix=[]"]) == dataclasses.replace(tiny, steps=3, budget_mix=())
+    assert dev.override(tiny, ["parser=null"]).parser is None
 
     # --oracle-state: the answer scorer alone; pairs only with another --oracle-state result
-    assert dev.main(["--name", "o", "--oracle-state", *args], cfg=tiny) == 0
-    assert dev.main(["--name", "p", "--oracle-state", "--against", str(tmp_path / "dl" / "o.oracle.json"),
-                     *args], cfg=tiny) == 0
+    assert common.main(dev, ["--name", "o", "--oracle-state", *args]) == 0
+    assert common.main(dev, ["--name", "p", "--oracle-state", "--against", str(tmp_path / "dl" / "o.oracle.json"),
+                             *args]) == 0
     out = capsys.readouterr().out
     assert "answer scorer at the oracle's final state" in out and "p - o: f1 +0.000" in out
     res = json.loads((tmp_path / "dl" / "p.oracle.json").read_text())
@@ -203,66 +194,51 @@ def test_devlike_holdout_trains_evaluates_and_pairs(tmp_path, capsys, one_torch_
     # where F1 is lost, by the asked relation: the two compositional held-out tasks ask "place of birth"
     n, f1, lost = res["per_relation"]["place of birth"]
     assert list(res["per_relation"]) == ["place of birth"] and n == 2 and lost == pytest.approx(2 * (1 - f1), abs=0.1)
-    assert dev.main(["--name", "q", "--oracle-state", "--against", str(tmp_path / "dl" / "a.json"), *args]) == 2
+    assert common.main(dev, ["--name", "q", "--oracle-state", "--against", str(tmp_path / "dl" / "a.json"), *args]) == 2
     assert "not an --oracle-state result" in capsys.readouterr().err
 
     # --measure-on: fit on the whole training file, measure on another task file (oracle states only)
     other = _write_tasks(tmp_path / "dev.jsonl", "d", n=3)
-    assert dev.main(["--name", "m", "--oracle-state", "--measure-on", str(other), *args], cfg=tiny) == 0
+    assert common.main(dev, ["--name", "m", "--oracle-state", "--measure-on", str(other), *args]) == 0
     assert len(json.loads((tmp_path / "dl" / "m.oracle.json").read_text())["per_task"]) == 3
     capsys.readouterr()
-    assert dev.main(["--name", "m", "--measure-on", str(other), *args]) == 2
+    assert common.main(dev, ["--name", "m", "--measure-on", str(other), *args]) == 2
     assert "goes with --oracle-state" in capsys.readouterr().err
-
-
-def test_learning_curve_fits_subsets_and_resumes(tmp_path, capsys, one_torch_thread):
-    """benchmarks/learning_curve.py on made-up tasks: one oracle-state fit per (size, draw) on that
-    many training records, a slope over log2 N, and a rerun that fits nothing new."""
-    from tinker_explorer.policies.compact.train import CompactTrainConfig
-    lc = _load("learning_curve")
-    assert lc.slope_per_doubling([1, 2, 4], [0.5, 0.6, 0.7]) == pytest.approx(0.1)
-    assert math.isnan(lc.slope_per_doubling([4, 4], [0.5, 0.6]))
-    tasks = _write_tasks(tmp_path / "train.jsonl", "t", n=10)
-    tiny = CompactTrainConfig(answer_epochs=2, warm_epochs=5, answer_folds=2)
-    out = tmp_path / "lc"
-    args = ["--tasks", str(tasks), "--holdout-from", "6", "--sizes", "3", "6", "--draws", "2", "--out", str(out),
-            "--plot", str(tmp_path / "lc.png")]
-    assert lc.main(args, cfg=tiny) == 0
-    res = json.loads((out / "curve.json").read_text())
-    assert [(p["n"], p["draw"]) for p in res["points"]] == [(3, 0), (3, 1), (6, 0), (6, 1)]
-    assert json.loads((out / "n3_d1.oracle.json").read_text())["n_train"] == 3
-    assert (tmp_path / "lc.png").stat().st_size > 1000 and "F1 per doubling" in capsys.readouterr().out
-    stamp = (out / "n6_d0.oracle.json").stat().st_mtime_ns
-    assert lc.main(args, cfg=tiny) == 0 and (out / "n6_d0.oracle.json").stat().st_mtime_ns == stamp
-    assert "answer scorer at" not in capsys.readouterr().out  # nothing refit
-    assert lc.main([*args[:4], "--sizes", "7", "--out", str(out), "--no-plot"], cfg=tiny) == 2
+    # --train-n: a learning-curve point fits on that many training records
+    assert common.main(dev, ["--name", "n3", "--oracle-state", "--train-n", "3", *args]) == 0
+    assert json.loads((tmp_path / "dl" / "n3.oracle.json").read_text())["n_train"] == 3
+    assert common.main(dev, ["--name", "n7", "--oracle-state", "--train-n", "7", *args]) == 2
     assert "--train-n 7: the training part has 6 records" in capsys.readouterr().err
 
 
-def test_chain_questions_from_bridge_comparison_triples(tmp_path, capsys, one_torch_thread):
-    """benchmarks/chain_questions.py (a discarded experiment, kept reproducible): each two-hop chain in
-    a bridge-comparison task's triples becomes a compositional question worded like the training
-    file's compositional questions of that chain, with the chain's two paragraphs as its gold."""
-    from tinker_explorer.policies.compact.train import CompactTrainConfig
-    cq = _load("chain_questions")
-    comp = make_task(id="c")
-    ev = [["Blue Harbor", "director", "Orin Vasko"], ["Red Harbor", "director", "Ula Brandt"],
-          ["Orin Vasko", "place of birth", "Kessa, Norland"], ["Ula Brandt", "place of birth", "Tallmere"]]
-    bridge = dataclasses.replace(make_task(id="b", qtype="bridge_comparison"), meta={"evidences": ev},
-                                 question="Which film has the director born later, Blue Harbor (1961 Film) or Red Harbor?")
-    assert cq.chain_templates([comp]) == {("director", "place of birth"): ["Where was the director of film {X} born?"]}
-    new = cq.chain_tasks([comp, bridge])
-    assert [(t.question, t.answer, t.type) for t in new] == [
-        ("Where was the director of film Blue Harbor (1961 Film) born?", "Kessa, Norland", "compositional"),
-        ("Where was the director of film Red Harbor born?", "Tallmere", "compositional")]
-    assert [{c.title for c in t.chunks if c.is_gold} for t in new] == [{"Blue Harbor", "Orin Vasko"},
-                                                                       {"Red Harbor", "Ula Brandt"}]
-    assert cq.find_mention("Who directed Vendetta (1986 Film)?", "vendetta") == (13, 33)
-    assert cq.find_mention("Who directed it?", "Vendetta") == (-1, -1)
-    tasks = tmp_path / "train.jsonl"
-    save_tasks([comp, bridge, *[make_task(id=f"h{i}") for i in range(3)]], tasks)
-    tiny = CompactTrainConfig(answer_epochs=2, warm_epochs=5, answer_folds=2)
-    assert cq.main(["--name", "x", "--tasks", str(tasks), "--holdout-from", "2", "--out", str(tmp_path)], cfg=tiny) == 0
-    assert "2 chain questions from 1 bridge-comparison tasks" in capsys.readouterr().out
-    assert len(json.loads((tmp_path / "x.oracle.json").read_text())["per_task"]) == 3
-    assert cq.main(["--name", "y", "--tasks", str(tmp_path / "nope.jsonl")]) == 2
+def test_bench_command_line_lists_and_runs_benchmarks(tmp_path, capsys):
+    """`tinker-explorer bench` names every benchmark; one runs through the CLI, records the command it
+    ran and writes under --out only; a user mistake is one line, exit 2."""
+    with pytest.raises(SystemExit):
+        cli_main(["bench", "--help"])
+    text = capsys.readouterr().out
+    assert all(n in text for n in ("compact-acceptance", "budget-sweep", "cross-dataset", "pool-scaling",
+                                   "fault-injection", "devlike-holdout"))
+    a = _write_tasks(tmp_path / "val.jsonl", "dsa", n=3)
+    out = tmp_path / "o" / "sweep"
+    argv = ["bench", "budget-sweep", "--tasks", str(a), "--policies", "random", "heuristic", "--budgets", "100",
+            "--out", str(out)]
+    assert cli_main(argv) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["sweep.json", "sweep.md", "sweep.png"]
+    assert "| heuristic | 100 |" in out.with_suffix(".md").read_text()
+    capsys.readouterr()
+    assert cli_main(["bench", "compact-acceptance", "--tasks", str(a), "--run", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0]
+
+
+def test_bench_defaults_write_outside_docs():
+    """No benchmark writes into docs/ unless told to."""
+    import argparse
+
+    from tinker_explorer.bench import BENCHMARKS, configure
+    for name in BENCHMARKS:
+        mod = __import__(f"tinker_explorer.bench.{name}", fromlist=["run"])
+        p = configure(argparse.ArgumentParser(), mod)
+        outs = [a.default for a in p._actions if a.dest in ("out", "json")]
+        assert not any(str(o).startswith("docs") for o in outs if o), name
