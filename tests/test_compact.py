@@ -19,7 +19,7 @@ from tinker_explorer.policies import get_policy  # noqa: E402
 from tinker_explorer.policies.compact import load_compact_policy  # noqa: E402
 from tinker_explorer.policies.compact.features import analyse, answer_candidates  # noqa: E402
 from tinker_explorer.policies.compact.model import CompactPolicy, new_policy  # noqa: E402
-from tinker_explorer.policies.compact.train import CompactTrainConfig, train_compact  # noqa: E402
+from tinker_explorer.train.compact import CompactTrainConfig, train_compact  # noqa: E402
 from tinker_explorer.policies.compact.warm import fit_answer  # noqa: E402
 from tinker_explorer.train.oracle import oracle_states  # noqa: E402
 
@@ -145,7 +145,7 @@ def test_a_run_killed_anywhere_and_resumed_equals_an_uninterrupted_one(tmp_path,
     """Killed in the warm start (after its fold scorers) and again in GRPO step 3, then resumed:
     the final weights and the metrics lines are those of a run never interrupted, and the warm
     start's finished pieces are not fitted again."""
-    from tinker_explorer.policies.compact import train as ctrain
+    from tinker_explorer.train import compact as ctrain
     from tinker_explorer.policies.compact import warm as cwarm
     cfg = CompactTrainConfig(**{**TINY, "steps": 4})
     a = train_compact(cfg, TASKS[:6], TASKS[6:], tmp_path / "a", progress=False)
@@ -178,7 +178,7 @@ def test_a_run_killed_anywhere_and_resumed_equals_an_uninterrupted_one(tmp_path,
 def test_one_update_raises_the_probability_of_a_positive_advantage_decision():
     """A sign error in the policy gradient (or its advantages) cannot pass: after one step the
     decision of the episode with advantage +1 is more probable, that of the one with -1 less."""
-    from tinker_explorer.policies.compact.train import policy_gradient_step
+    from tinker_explorer.train.compact import policy_gradient_step
     policy = new_policy(frozenset(), frozenset({"where", "born", "director"}), seed=0, use_heuristic=False)
     obs = ExplorerEnv(EnvConfig()).reset(TASKS[0])
     (d,) = policy.decide([obs], [np.random.default_rng(0)])
@@ -287,7 +287,7 @@ def test_warm_start_key_changes_with_the_code_and_the_tasks(monkeypatch, tmp_pat
     package's code (features, heuristic, trainer: no version number to forget to bump) or of the tasks."""
     import shutil
 
-    from tinker_explorer.policies.compact import train as ctrain
+    from tinker_explorer.train import compact as ctrain
     from tinker_explorer import records
     pkg = tmp_path / "pkg"
     shutil.copytree(records.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
@@ -315,7 +315,7 @@ def test_grpo_learns_from_chosen_decisions_only_never_from_forced_stops():
     """An episode whose only move is a forced stop (nothing affordable, or the last step) gives GRPO no
     decision to learn from; a free first step does."""
     from tinker_explorer.eval.runner import run_lockstep
-    from tinker_explorer.policies.compact.train import trained_decisions
+    from tinker_explorer.train.compact import trained_decisions
     policy = new_policy(frozenset(), frozenset({"where", "born", "director"}), seed=0, use_heuristic=False)
 
     def actor(idx, obs, rngs, turn):

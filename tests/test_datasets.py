@@ -243,7 +243,7 @@ def test_build_with_pool_size(hotpot_dir: Path, tmp_path: Path):
 @pytest.mark.parametrize("source", ["hotpotqa", "musique"])
 def test_every_policy_runs_on_the_dataset(source: str, hotpot_dir: Path, tmp_path: Path):
     pytest.importorskip("torch")
-    from tinker_explorer.policies.compact.train import CompactTrainConfig, train_compact
+    from tinker_explorer.train.compact import CompactTrainConfig, train_compact
     if source == "hotpotqa":
         src = hotpot_dir
     else:

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tinker_explorer.engines import AdamParams, Datum, make_datum, make_engine  # noqa: E402
+from tinker_explorer.engines import Datum, make_datum, make_engine  # noqa: E402
 from tinker_explorer.errors import UserError  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -159,7 +159,7 @@ def test_parallel_leaves_train_a_shared_warm_start_once(harness):
     import time
 
     from tinker_explorer.experiments.leaves import shared_warm_start
-    from tinker_explorer.policies.compact.train import CompactTrainConfig
+    from tinker_explorer.train.compact import CompactTrainConfig
     calls = []
 
     def slow_trainer(cfg, train, val, run_dir, resume, progress):
@@ -185,7 +185,7 @@ def test_every_leaf_in_the_repository_configures_the_trainer():
     from pathlib import Path
 
     from tinker_explorer.experiments.leaves import HARNESS, load_leaf
-    from tinker_explorer.policies.compact.train import CompactTrainConfig
+    from tinker_explorer.train.compact import CompactTrainConfig
     leaves_dir = Path(__file__).resolve().parents[1] / "leaves"
     names = sorted(p.stem for p in leaves_dir.glob("*.py"))
     assert {"f1_honest", "shaped_honest", "f1_misleading", "shaped_misleading", "compact_default"} <= set(names)

@@ -63,8 +63,8 @@ def test_a_run_without_a_final_row_is_refused_naming_its_last_checkpoint(tmp_pat
 
 
 def test_compact_and_llm_loaders_use_the_final_row(tmp_path):
-    from tinker_explorer.policies.compact import resolve_checkpoint as compact_resolve
-    from tinker_explorer.policies.llm import resolve_checkpoint as llm_resolve
+    from tinker_explorer.policies.compact import compact_checkpoint as compact_resolve
+    from tinker_explorer.policies.llm import llm_checkpoint as llm_resolve
     run = tmp_path / "run"
     rec = RunRecords(run, {"system_prompt": "short"})
     for name in ("warm", "final"):
@@ -95,7 +95,7 @@ def test_a_missing_checkpoint_is_one_sentence(tmp_path):
         resolve_checkpoint(str(tmp_path / "nothing"))
     run = tmp_path / "run"
     RunRecords(run, {}).log_checkpoint(0, "final", str(run / "final.pt"))  # recorded, then deleted
-    from tinker_explorer.policies.compact import resolve_checkpoint as compact_resolve
+    from tinker_explorer.policies.compact import compact_checkpoint as compact_resolve
     with pytest.raises(UserError, match="no such compact checkpoint file"):
         compact_resolve(run)
 

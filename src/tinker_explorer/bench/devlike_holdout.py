@@ -121,7 +121,7 @@ def run(args) -> int:
 
 
 def train_and_evaluate(args, cfg, train: list, held: list, other: dict | None) -> int:
-    from tinker_explorer.policies.compact.train import train_compact
+    from tinker_explorer.train.compact import train_compact
     run_dir = Path(args.out) / args.name
     t0 = time.perf_counter()
     train_compact(cfg, train, None, run_dir, progress=not args.quiet)

@@ -22,7 +22,7 @@ from tinker_explorer.data.answers import best_em, best_f1
 from tinker_explorer.data.schema import Task
 from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv, gold_answers
 from tinker_explorer.env.types import Action, Observation, StepResult, Trajectory, Transition
-from tinker_explorer.eval.aggregate import TaskResult, metrics_json
+from tinker_explorer.eval.aggregate import TaskResult, aggregate, metrics_json
 from tinker_explorer.eval.metrics import chunk_precision_recall
 from tinker_explorer.policies.base import Policy
 
@@ -153,3 +153,12 @@ def summarize(trajs: Sequence[Trajectory], policy: str = "", extra: dict | None 
     """The eval JSON of trajectories (see :func:`tinker_explorer.eval.aggregate.metrics_json`)."""
     return metrics_json([TaskResult.from_trajectory(t) for t in trajs],
                         policy or (trajs[0].policy if trajs else ""), extra)
+
+
+def validation_metrics(policy: Policy, tasks: Sequence[Task], env_config: EnvConfig, seed: int = 0,
+                       batch_size: int = 64) -> dict:
+    """A training run's ``val_*`` metrics: greedy episodes on held-out tasks, aggregated without CIs."""
+    trajs = run_episodes(policy, tasks, env_config, seed=seed, batch_size=batch_size, record_observations=False)
+    agg = aggregate([TaskResult.from_trajectory(t) for t in trajs], ci=False)
+    return {"val_f1": agg["f1"], "val_em": agg["em"], "val_reward": agg["reward"],
+            "val_answer_rate": agg["answer_rate"], "val_tokens_read": agg["avg_tokens_read"]}

@@ -95,7 +95,7 @@ def cmd_demo(args) -> int:
     if not args.skip_compact:
         if not train:
             raise UserError(f"{data / 'train.jsonl'} holds no tasks to train the compact policy on")
-        from tinker_explorer.policies.compact.train import CompactTrainConfig, config_hash, train_compact
+        from tinker_explorer.train.compact import CompactTrainConfig, config_hash, train_compact
         if args.grpo_steps < 0 or args.train_minutes <= 0:
             raise UserError("--grpo-steps must be >= 0 and --train-minutes positive")
         run_dir = out / "compact_run"

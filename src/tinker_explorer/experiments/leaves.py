@@ -43,7 +43,7 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
     from tinker_explorer.env import EnvConfig
     from tinker_explorer.eval.runner import run_episodes, summarize
     from tinker_explorer.policies import get_policy
-    from tinker_explorer.policies.compact.train import CompactTrainConfig, train_compact
+    from tinker_explorer.train.compact import CompactTrainConfig, train_compact
 
     trainer = trainer or train_compact
     leaf = load_leaf(name, h)
@@ -95,7 +95,7 @@ def run_leaf(name: str, seeds: list[int], h: Harness = HARNESS, trainer=None, pr
 def shared_warm_start(cfg, train: list, trainer, h: Harness = HARNESS, progress: bool = True) -> Path:
     """The warm-start run directory for ``cfg`` (trained on first use, then reused by every leaf
     whose warm-start fields are equal)."""
-    from tinker_explorer.policies.compact.train import warm_key
+    from tinker_explorer.train.compact import warm_key
     key = json.dumps(warm_key(cfg, train), sort_keys=True)
     d = Path(h.leaves_dir) / "runs" / "_warm" / hashlib.sha256(key.encode()).hexdigest()[:12]
     import fcntl  # POSIX (Linux, macOS); imported here so the CLI loads anywhere

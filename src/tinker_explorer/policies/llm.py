@@ -100,7 +100,7 @@ class LLMPolicy:
         return [self.sample_turns([o], seed=s)[0].action for o, s in zip(observations, seeds)]
 
 
-def resolve_checkpoint(checkpoint: str | None, want: str = "sampler") -> tuple[str | None, dict]:
+def llm_checkpoint(checkpoint: str | None, want: str = "sampler") -> tuple[str | None, dict]:
     """A checkpoint spec -> (path or URI, metadata). A run folder gives its ``final`` row
     (``want="sampler"``: the weights-only export, for evaluation; ``"state"``: weights + optimizer,
     to train on); the metadata is the folder's engine.json plus the run's prompt and base model."""
@@ -123,11 +123,13 @@ def resolve_checkpoint(checkpoint: str | None, want: str = "sampler") -> tuple[s
 
 
 def _run_meta(run_dir: Path) -> dict:
+    """What a run's config.json says about evaluating its weights: the prompt, dtype and tokens per
+    turn it was trained with, and its base model."""
     cfg_path = Path(run_dir) / "config.json"
     if not cfg_path.is_file():
         return {}
     cfg = json.loads(cfg_path.read_text())
-    out = {k: cfg[k] for k in ("system_prompt", "dtype") if cfg.get(k) is not None}
+    out = {k: cfg[k] for k in ("system_prompt", "dtype", "max_tokens") if cfg.get(k) is not None}
     if cfg.get("base_model"):
         out["base_model"] = cfg["base_model"]
     return out
@@ -137,7 +139,7 @@ def load_llm_policy(engine: str = "local", model: str | None = None, checkpoint:
                     lora_rank: int | None = None, **kwargs) -> LLMPolicy:
     """The LLM policy for ``eval --policy llm``: greedy decoding, base model + optional LoRA checkpoint."""
     from tinker_explorer.engines.registry import make_engine
-    path, meta = resolve_checkpoint(checkpoint)
+    path, meta = llm_checkpoint(checkpoint)
     model = model or meta.get("base_model")
     rank = lora_rank or meta.get("lora_rank") or 32
     from tinker_explorer.engines.registry import engine_options

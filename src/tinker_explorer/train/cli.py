@@ -129,7 +129,7 @@ def cmd_grpo(args) -> int:
     _refuse_other_policys_flags(args)
     if args.policy == "compact":
         try:
-            from tinker_explorer.policies.compact.train import run_grpo_from_args
+            from tinker_explorer.train.compact import run_grpo_from_args
         except ModuleNotFoundError:
             raise UserError("the compact policy is not part of this build") from None
         return int(run_grpo_from_args(args) or 0)

@@ -35,7 +35,8 @@ from tinker_explorer.engines.registry import engine_options
 from tinker_explorer.env.explorer import EnvConfig
 from tinker_explorer.env.rewards import RewardConfig
 from tinker_explorer.errors import UserError
-from tinker_explorer.policies.llm import LLMPolicy, resolve_checkpoint
+from tinker_explorer.eval.runner import validation_metrics
+from tinker_explorer.policies.llm import LLMPolicy, llm_checkpoint
 from tinker_explorer.train.advantages import grpo_advantages
 from tinker_explorer.records import FINAL, RunRecords
 from tinker_explorer.train.rollouts import episode_datums, episode_stats, rollout, turn_seed
@@ -103,12 +104,100 @@ def plot_rewards(run_dir: str | Path, metrics: Sequence[dict]) -> Path | None:
     return out
 
 
-def evaluate(policy: LLMPolicy, tasks: Sequence[Task], env_cfg: EnvConfig, seed: int) -> dict:
-    """Greedy episodes on validation tasks (the eval runner's protocol)."""
-    from tinker_explorer.eval.runner import run_episodes, summarize
-    res = summarize(run_episodes(policy, tasks, env_cfg, seed=seed, batch_size=len(tasks),
-                                 record_observations=False), policy="llm")
-    return {"val_f1": res["f1"], "val_em": res["em"], "val_answer_rate": res["answer_rate"]}
+@dataclass
+class _Run:
+    """What a GRPO run carries from step to step besides the weights."""
+
+    engine: object
+    records: RunRecords
+    start: int  # the first step still to do
+    rolling: str | None  # the previous rolling checkpoint, deleted once the next is saved
+    is_tinker: bool
+
+
+def _open_run(cfg: GRPOConfig, resume: bool, engine) -> tuple[GRPOConfig, _Run]:
+    """The run's records and engine: a fresh start (from ``--init`` when given) or the last checkpoint."""
+    started = resume and (Path(cfg.run_dir) / "checkpoints.jsonl").is_file()  # else it starts (over)
+    init, meta = (llm_checkpoint(cfg.init, want="state") if cfg.init and not started else (None, {}))
+    if not resume and cfg.model is None:
+        # the base model is part of the run's config: a resume must not fall back to a default
+        model = getattr(engine, "base_model", None) or meta.get("base_model") or DEFAULT_MODELS.get(cfg.engine)
+        cfg = dataclasses.replace(cfg, model=model)
+    records = RunRecords(cfg.run_dir, cfg, resume=resume)
+    last = records.last_checkpoint() if resume else None
+    if engine is None:
+        engine = make_engine(cfg.engine, model=cfg.model, lora_rank=cfg.lora_rank, seed=cfg.seed, checkpoint=None,
+                             frozen_prompt=cfg.frozen_prompt, **engine_options(cfg.engine, cfg.base_url, cfg.dtype))
+        if init and not last:
+            engine.load_state(init, optimizer=False)  # SFT weights; fresh AdamW moments
+            engine.refresh_sampler()
+    if hasattr(engine, "save_dir"):
+        engine.save_dir = Path(cfg.run_dir) / "checkpoints"
+    run = _Run(engine, records, start=0, rolling=None, is_tinker=getattr(engine, "name", cfg.engine) == "tinker")
+    if last:
+        last_path = records.resolve(last["path"])
+        engine.load_state(last_path)
+        engine.refresh_sampler()
+        run.start = last["step"] + 1
+        run.rolling = last_path if last.get("kind") == "rolling" else None
+        print(f"grpo: resumed from {last_path} (step {last['step']})")
+    return cfg, run
+
+
+def _grpo_step(cfg: GRPOConfig, step: int, tasks: Sequence[Task], policy: LLMPolicy, env_cfg: EnvConfig,
+               adam: AdamParams) -> dict:
+    """Steps 1-3 of the module docstring; returns the step's metrics."""
+    rng = np.random.default_rng([cfg.seed, step])
+    idx = rng.choice(len(tasks), size=cfg.batch_size, replace=len(tasks) < cfg.batch_size)
+    batch = [tasks[i] for i in idx for _ in range(cfg.group_size)]
+    t0 = time.perf_counter()
+    eps = rollout(policy, batch, env_cfg, seed=turn_seed(cfg.seed, step), temperature=cfg.temperature)
+    t_sample = time.perf_counter() - t0
+    rewards = np.array([e.reward for e in eps]).reshape(cfg.batch_size, cfg.group_size)
+    adv, skipped = grpo_advantages(rewards, normalize_std=cfg.normalize_std)
+    datums = [d for g in range(cfg.batch_size) if not skipped[g] for k in range(cfg.group_size)
+              for d in episode_datums(eps[g * cfg.group_size + k].turns, cfg.loss, float(adv[g, k]))]
+    t1 = time.perf_counter()
+    fb_metrics: dict = {}
+    if datums:
+        engine = policy.engine
+        fb, op = engine.forward_backward_optim(datums, cfg.loss, adam)
+        engine.refresh_sampler()
+        fb_metrics = {"loss": fb.loss, "train_tokens": sum(len(d.model_input) for d in datums),
+                      "trained_action_tokens": fb.n_tokens, **fb.metrics, **op}
+    t_train = time.perf_counter() - t1
+    m = {**episode_stats(eps), "skipped_groups": int(skipped.sum()), "n_datums": len(datums),
+         **fb_metrics, "sample_seconds": t_sample, "train_seconds": t_train}
+    m["sample_tokens_per_s"] = m["sampled_tokens"] / t_sample if t_sample else None
+    if datums and t_train:
+        m["train_tokens_per_s"] = m["train_tokens"] / t_train
+    return m
+
+
+def _save_step(cfg: GRPOConfig, run: _Run, step: int, metrics: dict) -> None:
+    """Step 4 of the module docstring: the state, then the metrics line, then the checkpoint line.
+    Killed anywhere in between, resume drops this step's metrics line (RunRecords keeps lines up to
+    the last checkpoint) and redoes the step."""
+    engine, records = run.engine, run.records
+    keep = (step + 1) % cfg.save_every == 0 or step == cfg.steps - 1
+    name = f"step_{step:06d}"
+    # a rolling Tinker state expires on its own (TTL) if the run is abandoned
+    path = engine.save_state(name, rolling=True) if run.is_tinker and not keep else engine.save_state(name)
+    extra = {"kind": "kept" if keep else "rolling"}
+    if keep:
+        # the tinker engine exports weights-only sampler files; a local state folder already is one
+        extra["sampler_path"] = engine.save_sampler_weights(name + "_sampler") if run.is_tinker else path
+    records.log_metrics(step, metrics)
+    # the last step's row is the run's "final" one: what `eval --checkpoint RUN` and `--init RUN` load
+    records.log_checkpoint(step, FINAL if step == cfg.steps - 1 else name, path, **extra)
+    if run.rolling:  # its line goes first, then the checkpoint: lines name only what exists
+        stored = records.relative(run.rolling)
+        records.drop_checkpoints(lambda row: row.get("path") == stored and row.get("kind") == "rolling")
+        if run.is_tinker:
+            engine.delete_checkpoint(run.rolling)
+        else:
+            shutil.rmtree(run.rolling, ignore_errors=True)
+    run.rolling = None if keep else path
 
 
 def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool = False,
@@ -123,95 +212,28 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
     if not tasks:
         raise UserError(f"{cfg.tasks}: no tasks")
     val = load_tasks(cfg.val, limit=cfg.val_tasks) if cfg.val else []
-    started = resume and (Path(cfg.run_dir) / "checkpoints.jsonl").is_file()  # else it starts (over)
-    init, meta = (resolve_checkpoint(cfg.init, want="state") if cfg.init and not started else (None, {}))
-    if not resume and cfg.model is None:
-        # the base model is part of the run's config: a resume must not fall back to a default
-        model = getattr(engine, "base_model", None) or meta.get("base_model") or DEFAULT_MODELS.get(cfg.engine)
-        cfg = dataclasses.replace(cfg, model=model)
-    records = RunRecords(cfg.run_dir, cfg, resume=resume)
-    start = 0
-    last = records.last_checkpoint() if resume else None
-    if engine is None:
-        engine = make_engine(cfg.engine, model=cfg.model, lora_rank=cfg.lora_rank, seed=cfg.seed, checkpoint=None,
-                             frozen_prompt=cfg.frozen_prompt, **engine_options(cfg.engine, cfg.base_url, cfg.dtype))
-        if init and not last:
-            engine.load_state(init, optimizer=False)  # SFT weights; fresh AdamW moments
-            engine.refresh_sampler()
-    if hasattr(engine, "save_dir"):
-        engine.save_dir = Path(cfg.run_dir) / "checkpoints"
-    rolling: str | None = None  # the previous rolling checkpoint, deleted once the next is saved
-    if last:
-        last_path = records.resolve(last["path"])
-        engine.load_state(last_path)
-        engine.refresh_sampler()
-        start = last["step"] + 1
-        rolling = last_path if last.get("kind") == "rolling" else None
-        print(f"grpo: resumed from {last_path} (step {last['step']})")
-    policy = LLMPolicy(engine, max_tokens=cfg.max_tokens, temperature=cfg.temperature,
+    cfg, run = _open_run(cfg, resume, engine)
+    policy = LLMPolicy(run.engine, max_tokens=cfg.max_tokens, temperature=cfg.temperature,
                        system_prompt=cfg.system_prompt)
     env_cfg = EnvConfig(budget=cfg.budget, max_steps=cfg.max_steps, reward=RewardConfig(cfg.reward))
     adam = AdamParams(learning_rate=cfg.lr)
-    is_tinker = getattr(engine, "name", cfg.engine) == "tinker"
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     bar = None
     if progress:
         from tinker_explorer.console import tqdm
-        bar = tqdm(total=cfg.steps, initial=start, desc="grpo", unit="step")
-    for step in range(start, end):
-        rng = np.random.default_rng([cfg.seed, step])
-        idx = rng.choice(len(tasks), size=cfg.batch_size, replace=len(tasks) < cfg.batch_size)
-        batch = [tasks[i] for i in idx for _ in range(cfg.group_size)]
-        t0 = time.perf_counter()
-        eps = rollout(policy, batch, env_cfg, seed=turn_seed(cfg.seed, step), temperature=cfg.temperature)
-        t_sample = time.perf_counter() - t0
-        rewards = np.array([e.reward for e in eps]).reshape(cfg.batch_size, cfg.group_size)
-        adv, skipped = grpo_advantages(rewards, normalize_std=cfg.normalize_std)
-        datums = [d for g in range(cfg.batch_size) if not skipped[g] for k in range(cfg.group_size)
-                  for d in episode_datums(eps[g * cfg.group_size + k].turns, cfg.loss, float(adv[g, k]))]
-        t1 = time.perf_counter()
-        fb_metrics: dict = {}
-        if datums:
-            fb, op = engine.forward_backward_optim(datums, cfg.loss, adam)
-            engine.refresh_sampler()
-            fb_metrics = {"loss": fb.loss, "train_tokens": sum(len(d.model_input) for d in datums),
-                          "trained_action_tokens": fb.n_tokens, **fb.metrics, **op}
-        t_train = time.perf_counter() - t1
-        m = {**episode_stats(eps), "skipped_groups": int(skipped.sum()), "n_datums": len(datums),
-             **fb_metrics, "sample_seconds": t_sample, "train_seconds": t_train}
-        m["sample_tokens_per_s"] = m["sampled_tokens"] / t_sample if t_sample else None
-        if datums and t_train:
-            m["train_tokens_per_s"] = m["train_tokens"] / t_train
+        bar = tqdm(total=cfg.steps, initial=run.start, desc="grpo", unit="step")
+    for step in range(run.start, end):
+        m = _grpo_step(cfg, step, tasks, policy, env_cfg, adam)
         if val and ((step + 1) % cfg.save_every == 0 or step == cfg.steps - 1):
-            m.update(evaluate(LLMPolicy(engine, max_tokens=cfg.max_tokens, temperature=0.0,
-                                        system_prompt=cfg.system_prompt), val, env_cfg, cfg.seed))
-        # state, then the metrics line, then the checkpoint line: killed anywhere in between, resume
-        # drops this step's metrics line (RunRecords keeps lines up to the last checkpoint) and redoes it
-        keep = (step + 1) % cfg.save_every == 0 or step == cfg.steps - 1
-        name = f"step_{step:06d}"
-        # a rolling Tinker state expires on its own (TTL) if the run is abandoned
-        path = engine.save_state(name, rolling=True) if is_tinker and not keep else engine.save_state(name)
-        extra = {"kind": "kept" if keep else "rolling"}
-        if keep:
-            # the tinker engine exports weights-only sampler files; a local state folder already is one
-            extra["sampler_path"] = engine.save_sampler_weights(name + "_sampler") if is_tinker else path
-        records.log_metrics(step, m)
-        # the last step's row is the run's "final" one: what `eval --checkpoint RUN` and `--init RUN` load
-        records.log_checkpoint(step, FINAL if step == cfg.steps - 1 else name, path, **extra)
-        if rolling:  # its line goes first, then the checkpoint: lines name only what exists
-            stored = records.relative(rolling)
-            records.drop_checkpoints(lambda row: row.get("path") == stored and row.get("kind") == "rolling")
-            if is_tinker:
-                engine.delete_checkpoint(rolling)
-            else:
-                shutil.rmtree(rolling, ignore_errors=True)
-        rolling = None if keep else path
+            greedy = LLMPolicy(run.engine, max_tokens=cfg.max_tokens, temperature=0.0, system_prompt=cfg.system_prompt)
+            m.update(validation_metrics(greedy, val, env_cfg, seed=cfg.seed, batch_size=len(val)))
+        _save_step(cfg, run, step, m)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(reward=f"{m['reward_mean']:.3f}", skipped=m["skipped_groups"])
     if bar is not None:
         bar.close()
-    metrics = records.metrics()
+    metrics = run.records.metrics()
     if end == cfg.steps:
         png = plot_rewards(cfg.run_dir, metrics)
         if png:

@@ -2,7 +2,7 @@
 
 ``load_compact_policy(checkpoint)`` accepts a checkpoint file or a run directory (its
 ``final`` checkpoint, via :func:`tinker_explorer.records.resolve_checkpoint`). Training lives in
-:mod:`tinker_explorer.policies.compact.train` (warm start + GRPO).
+:mod:`tinker_explorer.train.compact` (warm start + GRPO).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from tinker_explorer.errors import UserError
 
 
-def resolve_checkpoint(checkpoint: str | Path) -> Path:
+def compact_checkpoint(checkpoint: str | Path) -> Path:
     """A checkpoint file, or a run folder's ``final`` checkpoint (the shared resolver's rules)."""
     from tinker_explorer.records import is_uri
     from tinker_explorer.records import resolve_checkpoint as resolve
@@ -31,7 +31,7 @@ def load_compact_policy(checkpoint: str | Path | None = None, **kwargs):
     if checkpoint is None:
         raise UserError("the compact policy needs --checkpoint (a checkpoint file or a run directory)")
     from tinker_explorer.policies.compact.model import CompactPolicy
-    return CompactPolicy.load(resolve_checkpoint(checkpoint), **kwargs)
+    return CompactPolicy.load(compact_checkpoint(checkpoint), **kwargs)
 
 
-__all__ = ["load_compact_policy", "resolve_checkpoint"]
+__all__ = ["compact_checkpoint", "load_compact_policy"]

@@ -44,8 +44,8 @@ class ObsInfo:
 def heuristic_proposals(obs: Observation, heuristic) -> tuple[int, str | None, str]:
     """The rule-based reader's proposals on this observation, used as *input features*: the chunk
     it would open next and the answer it would give now (one reading of the observation). The
-    learned scorers decide how far to trust them (imitation of the heuristic, as a warm start
-    the issue allows, with learned corrections of span boundaries, answer forms and stopping)."""
+    learned scorers decide how far to trust them (a warm start that imitates the heuristic, with
+    learned corrections of span boundaries, answer forms and stopping)."""
     op, ans, how = heuristic.propose(obs)
     return (-1 if op is None else op), ans, how
 

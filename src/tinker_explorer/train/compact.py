@@ -1,7 +1,8 @@
 """Training the compact policy: supervised warm start, then GRPO on ExplorerEnv.
 
-Stage 1 (warm start, :mod:`.warm`): the oracle reader's walk (``train.oracle``) gives the states the
-answer scorer (cross-fitted, plus a second stage) and the open/stop scorer are fit on.
+Stage 1 (warm start, :mod:`tinker_explorer.policies.compact.warm`): the oracle reader's walk
+(``train.oracle``) gives the states the answer scorer (cross-fitted, plus a second stage) and the
+open/stop scorer are fit on.
 Stage 2 (GRPO): for each task of a batch, ``group_size`` episodes sampled from the policy on the
 episode runner (``eval.runner.run_lockstep``); reward = the env's episode reward (default: the env's
 ``shaped`` reward, F1 - 0.0002 x tokens read, so reading has a price; chosen on the leaves harness,
@@ -27,8 +28,8 @@ import torch
 from tinker_explorer.data.schema import Task, load_tasks
 from tinker_explorer.env.explorer import EnvConfig
 from tinker_explorer.errors import UserError
-from tinker_explorer.eval.aggregate import TaskResult, aggregate
-from tinker_explorer.eval.runner import Episode, run_episodes, run_lockstep
+from tinker_explorer.eval.aggregate import aggregate
+from tinker_explorer.eval.runner import Episode, run_lockstep, validation_metrics
 from tinker_explorer.policies.compact.checkpoints import WARM_PART, WarmParts, answer_weights, load_optimizer, save_step
 from tinker_explorer.policies.compact.config import (FLAG_KEYS, SWITCHES, UNHASHED, WARM_FIELDS, CompactTrainConfig,
                                                       config_from_dict)
@@ -40,7 +41,7 @@ from tinker_explorer.records import RunRecords
 from tinker_explorer.train.oracle import oracle_states
 
 # the config (CompactTrainConfig) is re-exported: the trainer's callers build one
-__all__ = ["CompactTrainConfig", "config_from_args", "config_hash", "evaluate", "grpo_step", "load_fold_nets",
+__all__ = ["CompactTrainConfig", "config_from_args", "config_hash", "grpo_step", "load_fold_nets",
            "policy_gradient_step", "run_grpo_from_args", "save_fold_nets", "train_compact", "trained_decisions",
            "warm_key", "warm_start"]
 
@@ -148,14 +149,9 @@ def grpo_step(policy: CompactPolicy, fold_nets: Sequence[AnswerScorer], opt: tor
     }
 
 
-def evaluate(policy: CompactPolicy, tasks: Sequence[Task], cfg: CompactTrainConfig) -> dict:
-    """Greedy episodes on ``tasks`` at the evaluation budget: the ``val_*`` metrics."""
-    trajs = run_episodes(policy, tasks, EnvConfig(budget=cfg.budget, max_steps=cfg.max_steps, reward=cfg.reward,
-                                                  honest_status=cfg.honest_status),
-                         seed=cfg.seed, record_observations=False)
-    agg = aggregate([TaskResult.from_trajectory(t) for t in trajs], ci=False)
-    return {"val_f1": agg["f1"], "val_em": agg["em"], "val_reward": agg["reward"],
-            "val_answer_rate": agg["answer_rate"], "val_tokens_read": agg["avg_tokens_read"]}
+def _eval_env(cfg: CompactTrainConfig) -> EnvConfig:
+    """The environment of validation episodes: the evaluation budget."""
+    return EnvConfig(budget=cfg.budget, max_steps=cfg.max_steps, reward=cfg.reward, honest_status=cfg.honest_status)
 
 
 # --------------------------------------------------------------------------- driver
@@ -223,7 +219,7 @@ def _train(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_tasks: Sequ
             stopped = f"time limit {cfg.time_limit_s:g} s reached after GRPO step {step} of {steps}"
         is_last = step == steps or stopped is not None
         if val and (step % cfg.eval_every == 0 or is_last):
-            m.update(evaluate(policy, val, cfg))
+            m.update(validation_metrics(policy, val, _eval_env(cfg), seed=cfg.seed))
         rec.log_metrics(step, {"stage": "grpo", **m, "elapsed_s": elapsed})
         if bar is not None:
             bar.update(1)
@@ -262,7 +258,7 @@ def _warm_stage(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val: Seque
             m, fold_nets = warm_start(policy, train_tasks, cfg, progress, parts=WarmParts(rec))
             save_fold_nets(run_dir, fold_nets)
             if val:
-                m.update(evaluate(policy, val, cfg))
+                m.update(validation_metrics(policy, val, _eval_env(cfg), seed=cfg.seed))
             m["seconds"] = time.perf_counter() - t_start
             rec.log_metrics(0, {"stage": "warm", **m})
     path = policy.save(run_dir / "warm.pt")
