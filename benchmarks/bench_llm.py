@@ -185,7 +185,10 @@ def main() -> None:
     from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv
     from tinker_explorer.policies.llm import LLMPolicy
 
-    out: dict = {"threads": args.threads, "max_tokens": args.max_tokens, "cpu": cpu_model(), "rollouts": {}}
+    from tinker_explorer.bench.common import machine
+    m = machine()
+    out: dict = {"threads": args.threads, "max_tokens": args.max_tokens, "rollouts": {},
+                 "cpu": f"{m['cpu_model']}, {m['cpu_count']} CPUs"}
     print(f"machine: {out['cpu']}, {args.threads} torch threads (shared, noisy: compare within this run)")
     new = {d: LocalEngine(lora_rank=32, seed=0, dtype=d) for d in args.dtypes.split(",")}
     first = next(iter(new.values()))
@@ -283,16 +286,6 @@ def print_table(rows: dict, names: list[str]) -> None:
                  for n in names]
         print(f"| {s} | " + " | ".join(cells) + " |")
     print()
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        name = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-        cpus = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("CPU(s)"))
-        return f"{name}, {cpus} CPUs"
-    except (OSError, StopIteration):
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -67,12 +67,6 @@ def evaluate(policy, tasks, budget: int = 2000, seed: int = 0, label: str = "") 
     return trajs, summarize(trajs, policy=label, extra={"seconds": time.perf_counter() - t0})
 
 
-def paired(a: dict, b: dict, metric: str = "f1") -> dict:
-    """Paired bootstrap of A - B over the tasks of two eval JSONs (``eval --compare``'s numbers)."""
-    from tinker_explorer.eval.cli import compare
-    return compare(a, b, metric)
-
-
 def fmt_ci(c: dict, digits: int = 3) -> str:
     """``+0.012 [-0.010, +0.034]`` from a paired comparison."""
     return f"{c['diff']:+.{digits}f} [{c['ci'][0]:+.{digits}f}, {c['ci'][1]:+.{digits}f}]"

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tinker_explorer.bench import common
+from tinker_explorer.eval.cli import compare
 
 HELP = "heuristic vs compact (GRPO, warm start only) on dev: paired CIs of F1, EM, tokens"
 DESCRIPTION = """\
@@ -39,7 +40,7 @@ def markdown(res: dict, tasks_file: str, n: int, budget: int, run: str) -> str:
     names = list(res)
     for a, b in ((names[1], names[0]), (names[1], names[2]), (names[2], names[0])):
         for metric in ("f1", "em", "tokens_read"):
-            d = common.paired(res[a], res[b], metric)
+            d = compare(res[a], res[b], metric)
             md.append(f"| {a} - {b} | {metric} | {d['diff']:+.3f} | [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] | "
                       f"{d['wins']} / {d['losses']} / {d['ties']} |")
     md += ["", "Per type (F1 / avg tokens read):", "", "| type | " + " | ".join(names) + " |",

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tinker_explorer.bench import common
+from tinker_explorer.eval.cli import compare
 from tinker_explorer.errors import UserError
 
 HELP = "several policies on several task files, paired against the heuristic"
@@ -99,7 +100,7 @@ def evaluate(datasets: dict[str, list], specs: list[PolicySpec], budget: int = 2
             bar.update(1)
         for r in rows:
             if r["dataset"] == d and base is not None and r["policy"] != base:
-                r["f1_vs_heuristic"] = common.paired(results[r["policy"]], results[base])
+                r["f1_vs_heuristic"] = compare(results[r["policy"]], results[base])
     bar.close()
     return rows
 

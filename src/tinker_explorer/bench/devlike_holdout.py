@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from tinker_explorer.bench import common
+from tinker_explorer.eval.cli import compare
 from tinker_explorer.errors import UserError
 from tinker_explorer.experiments.harness import HARNESS, slim_result, split_train, task_key
 
@@ -146,7 +147,7 @@ def train_and_evaluate(args, cfg, train: list, held: list, other: dict | None) -
             refs.append((f"{other['name']} {label}", other["checkpoints"][label]))
         for ref_name, ref in refs:
             for metric, name in (("f1", "f1"), ("tokens_read", "tokens")):
-                r = common.paired(out["checkpoints"][label], ref, metric)
+                r = compare(out["checkpoints"][label], ref, metric)
                 print(f"  {args.name} {label} - {ref_name}: {name} {common.fmt_ci(r)}")
     return 0
 
@@ -207,7 +208,7 @@ def oracle_state(args, cfg, train: list, held: list, other: dict | None) -> int:
     path.write_text(json.dumps(out) + "\n")
     print(f"wrote {path}")
     if other is not None:
-        r = common.paired(out, other)
+        r = compare(out, other)
         print(f"  {args.name} - {other['name']}: f1 {common.fmt_ci(r)} (wins {r['wins']}, losses {r['losses']})")
     return 0
 

@@ -125,8 +125,7 @@ def grpo_step(policy: CompactPolicy, fold_nets: Sequence[AnswerScorer], opt: tor
     budgets = [cfg.budget if (rng.random() < 0.5 or not cfg.budget_mix) else int(rng.choice(cfg.budget_mix))
                for _ in pick]
     ep_tasks = [tasks[i] for i in pick for _ in range(cfg.group_size)]
-    ep_cfgs = [EnvConfig(budget=b, max_steps=cfg.max_steps, reward=cfg.reward, honest_status=cfg.honest_status)
-               for b in budgets for _ in range(cfg.group_size)]
+    ep_cfgs = [_env(cfg, b) for b in budgets for _ in range(cfg.group_size)]
     eps: list[Episode] = [None] * len(ep_tasks)  # type: ignore[list-item]
     for f in range(len(fold_nets) or 1):
         ix = [k for k, t in enumerate(ep_tasks) if not fold_nets or task_fold(t, len(fold_nets)) == f]
@@ -149,9 +148,10 @@ def grpo_step(policy: CompactPolicy, fold_nets: Sequence[AnswerScorer], opt: tor
     }
 
 
-def _eval_env(cfg: CompactTrainConfig) -> EnvConfig:
-    """The environment of validation episodes: the evaluation budget."""
-    return EnvConfig(budget=cfg.budget, max_steps=cfg.max_steps, reward=cfg.reward, honest_status=cfg.honest_status)
+def _env(cfg: CompactTrainConfig, budget: int | None = None) -> EnvConfig:
+    """The trainer's environment at ``budget`` (default: the evaluation budget)."""
+    return EnvConfig(budget=cfg.budget if budget is None else budget, max_steps=cfg.max_steps, reward=cfg.reward,
+                     honest_status=cfg.honest_status)
 
 
 # --------------------------------------------------------------------------- driver
@@ -219,7 +219,7 @@ def _train(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val_tasks: Sequ
             stopped = f"time limit {cfg.time_limit_s:g} s reached after GRPO step {step} of {steps}"
         is_last = step == steps or stopped is not None
         if val and (step % cfg.eval_every == 0 or is_last):
-            m.update(validation_metrics(policy, val, _eval_env(cfg), seed=cfg.seed))
+            m.update(validation_metrics(policy, val, _env(cfg), seed=cfg.seed))
         rec.log_metrics(step, {"stage": "grpo", **m, "elapsed_s": elapsed})
         if bar is not None:
             bar.update(1)
@@ -258,7 +258,7 @@ def _warm_stage(cfg: CompactTrainConfig, train_tasks: Sequence[Task], val: Seque
             m, fold_nets = warm_start(policy, train_tasks, cfg, progress, parts=WarmParts(rec))
             save_fold_nets(run_dir, fold_nets)
             if val:
-                m.update(validation_metrics(policy, val, _eval_env(cfg), seed=cfg.seed))
+                m.update(validation_metrics(policy, val, _env(cfg), seed=cfg.seed))
             m["seconds"] = time.perf_counter() - t_start
             rec.log_metrics(0, {"stage": "warm", **m})
     path = policy.save(run_dir / "warm.pt")

@@ -174,12 +174,17 @@ def _grpo_step(cfg: GRPOConfig, step: int, tasks: Sequence[Task], policy: LLMPol
     return m
 
 
+def _kept(cfg: GRPOConfig, step: int) -> bool:
+    """A ``save_every`` multiple or the last step: a kept checkpoint, and a validation point."""
+    return (step + 1) % cfg.save_every == 0 or step == cfg.steps - 1
+
+
 def _save_step(cfg: GRPOConfig, run: _Run, step: int, metrics: dict) -> None:
     """Step 4 of the module docstring: the state, then the metrics line, then the checkpoint line.
     Killed anywhere in between, resume drops this step's metrics line (RunRecords keeps lines up to
     the last checkpoint) and redoes the step."""
     engine, records = run.engine, run.records
-    keep = (step + 1) % cfg.save_every == 0 or step == cfg.steps - 1
+    keep = _kept(cfg, step)
     name = f"step_{step:06d}"
     # a rolling Tinker state expires on its own (TTL) if the run is abandoned
     path = engine.save_state(name, rolling=True) if run.is_tinker and not keep else engine.save_state(name)
@@ -224,7 +229,7 @@ def run_grpo(cfg: GRPOConfig, tasks: Sequence[Task] | None = None, resume: bool 
         bar = tqdm(total=cfg.steps, initial=run.start, desc="grpo", unit="step")
     for step in range(run.start, end):
         m = _grpo_step(cfg, step, tasks, policy, env_cfg, adam)
-        if val and ((step + 1) % cfg.save_every == 0 or step == cfg.steps - 1):
+        if val and _kept(cfg, step):
             greedy = LLMPolicy(run.engine, max_tokens=cfg.max_tokens, temperature=0.0, system_prompt=cfg.system_prompt)
             m.update(validation_metrics(greedy, val, env_cfg, seed=cfg.seed, batch_size=len(val)))
         _save_step(cfg, run, step, m)
