@@ -9,7 +9,8 @@ All numbers come from ONE run, so a shared, noisy machine slows every contender 
    engine as of ``--old-rev`` (loaded from git as a separate module), transformers ``generate``
    (float32, batched, left-padded), and llama.cpp (``llama-cpp-python``, when installed).
 2. The sampler-learner gap: importance ratios of the group shape's samples under the learner.
-3. Training tokens/s: ``forward_backward`` on the group shape's datums, new vs old.
+3. Training tokens/s: ``forward_backward`` on the group shape's datums, new vs old (median of
+   ``--repeats``: the first call of a process pays one-off allocations).
 4. One full GRPO step on real 2Wiki train tasks (``--grpo-batch`` x ``--grpo-group``, <= 3 turns),
    new vs old engine.
 
@@ -181,7 +182,8 @@ def main() -> None:
     import torch
     torch.set_num_threads(args.threads)
     from tinker_explorer.data.schema import load_tasks
-    from tinker_explorer.engines.local import LocalEngine, load_model_and_tokenizer, smollm_gguf_path
+    from tinker_explorer.engines.local import LocalEngine
+    from tinker_explorer.engines.models import load_model_and_tokenizer, smollm_gguf_path
     from tinker_explorer.env.explorer import EnvConfig, ExplorerEnv
     from tinker_explorer.policies.llm import LLMPolicy
 
@@ -246,8 +248,9 @@ def main() -> None:
         ds = [make_datum(p + s.tokens, [0] * len(p) + [1] * len(s.tokens), "importance_sampling",
                          [0.0] * len(p) + s.logprobs, (k % 4 - 1.5) / 10) for p, g in zip(prompts[:2], res)
               for k, s in enumerate(g[:args.train_samples])]
-        fb, t = timed(lambda: e.forward_backward(ds, "importance_sampling"))
+        runs = [timed(lambda: e.forward_backward(ds, "importance_sampling")) for _ in range(args.repeats)]
         e.optimizer.zero_grad(set_to_none=True)
+        fb, t = runs[0][0], statistics.median(r[1] for r in runs)
         n_tok = sum(len(d.model_input) for d in ds)
         out["training"][name] = {"tokens_per_s": n_tok / t, "seconds": t, "tokens": n_tok,
                                  "ratio_min": fb.metrics["ratio_min"], "ratio_max": fb.metrics["ratio_max"]}

