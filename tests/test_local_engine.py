@@ -306,6 +306,14 @@ def test_dtype_option():
 
 
 # ---- training on shared prompts ----------------------------------------------------------------
+def test_prefix_groups_cut_sorted_keys_where_the_common_start_is_short():
+    from tinker_explorer.engines.shared_prefix import prefix_groups
+    base = list(range(100, 120))
+    keys = [base + [1, 2], [7, 7], base + [1, 3, 4], base[:10] + [5], base]
+    assert prefix_groups(keys, min_shared=16) == [(2, [1]), (11, [3]), (20, [4, 0, 2])]  # in key order
+    assert prefix_groups(keys, min_shared=8) == [(2, [1]), (10, [3, 4, 0, 2])]
+
+
 @pytest.mark.parametrize("loss", ["importance_sampling", "ppo", "cross_entropy"])
 def test_shared_prompt_training_equals_one_sequence_at_a_time(loss, monkeypatch):
     """A group's prompt (or a common start of several prompts) run once, forward and backward, gives the

