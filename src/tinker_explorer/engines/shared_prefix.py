@@ -1,14 +1,14 @@
 """Training on shared prompts with the exact gradient, and the token-sum loss terms.
 
 A GRPO group's first turn is one prompt (~570 tokens on 2Wiki) followed by 8-16 short sampled
-continuations, and its later turns repeat most of that prompt; run as separate sequences, the
-prompt's forward and backward are repeated for every datum and dominate the step. Here the
-untrained starts of the datums form a prefix tree: each shared segment runs once, its per-layer
-keys/values become leaf tensors, the segments and continuations below it attend to them (the
-continuations as one padded batch, the prefix broadcast), each backward accumulates the gradient of
-those leaves, and one backward through the segment finishes the chain rule. The loss and every
-LoRA gradient equal the one-sequence-at-a-time values up to floating-point order (a test holds
-them to a tolerance).
+continuations, and its later turns repeat that prompt up to where their states differ; run as
+separate sequences, the prompt's forward and backward are repeated for every datum and dominate the
+step. Here the untrained starts of the datums form a prefix tree: each shared segment runs once, its
+per-layer keys/values become leaf tensors, the segments and continuations below it attend to them
+(the continuations in padded batches of similar length, the prefix broadcast), each backward
+accumulates the gradient of those leaves, and one backward through the segment finishes the chain
+rule. The loss and every LoRA gradient equal the one-sequence-at-a-time values up to floating-point
+order (a test holds them to a tolerance).
 
 ``frozen`` (the engine's ``frozen_prompt`` option) runs the shared segments without gradient
 instead: the same loss values, an approximate gradient (no paths through the prompt's keys/values).
