@@ -233,15 +233,18 @@ def test_fast_sampler_follows_every_adapter_change(tmp_path):
         a, b = fast.sample(p, 1, 6, temperature=0.0)[0][0], slow.sample(p, 1, 6, temperature=0.0)[0][0]
         assert a.tokens == b.tokens and max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-5
         return a.logprobs
-    untrained, saved = same(), fast.save_state("untrained")
-    trained(fast), trained(slow)
+    untrained = same()
+    saved = fast.save_state("untrained")
+    trained(fast)
+    trained(slow)
     direct = same()
     d = make_datum([5, 6, 7, 8, 9, 10], [0, 0, 0, 1, 1, 1], "cross_entropy")
     for e in (fast, slow):
         e.forward_backward([d], "cross_entropy")
         e.optim_step(AdamParams(learning_rate=1e-2))
     stepped = same()
-    fast.load_state(saved), slow.load_state(saved)
+    fast.load_state(saved)
+    slow.load_state(saved)
     assert untrained != direct != stepped and same() == pytest.approx(untrained, abs=1e-6)
 
 

@@ -69,10 +69,14 @@ class Datum:
                 raise ValueError(f"loss_fn_inputs[{k!r}] has length {len(v)}, model_input {n}")
 
     @property
-    def n_trained(self) -> int:
-        """Positions that carry a learning signal (non-zero weight or advantage)."""
+    def trained(self) -> list[bool]:
+        """Per position: does it carry a learning signal (a non-zero weight or advantage)?"""
         w = self.loss_fn_inputs.get("weights") or self.loss_fn_inputs.get("advantages") or []
-        return sum(1 for x in w if x != 0)
+        return [x != 0 for x in w]
+
+    @property
+    def n_trained(self) -> int:
+        return sum(self.trained)
 
 
 def make_datum(tokens: Sequence[int], mask: Sequence[float], loss: str,

@@ -230,7 +230,7 @@ class LocalEngine:
             return [lp[i, :len(d.model_input)] for i, d in enumerate(mb)]
         sel = torch.zeros_like(mask, dtype=torch.bool)
         for i, d in enumerate(mb):
-            sel[i, :len(d.model_input)] = torch.tensor(_trained(d), device=self.device)
+            sel[i, :len(d.model_input)] = torch.tensor(d.trained, device=self.device)
         hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state
         logits = head(hidden[sel]).float()
         lp_sel = logits.gather(-1, tgt[sel][:, None])[:, 0] - torch.logsumexp(logits, -1)
@@ -357,7 +357,3 @@ def draw(probs, gen):
     u = torch.rand(probs.shape[0], 1, generator=gen, device=probs.device) * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True)[:, 0].clamp_(max=probs.shape[-1] - 1)
 
-
-def _trained(d: Datum) -> list[bool]:
-    w = d.loss_fn_inputs.get("weights", d.loss_fn_inputs.get("advantages"))
-    return [x != 0 for x in w]

@@ -25,8 +25,8 @@ MIN_SHARED = 16  # tokens: a shorter common start is not worth a forward of its 
 
 def first_trained(d: Datum) -> int:
     """The first position with a non-zero weight/advantage (``len`` when there is none)."""
-    w = d.loss_fn_inputs.get("weights", d.loss_fn_inputs.get("advantages"))
-    return next((i for i, x in enumerate(w) if x != 0), len(w))
+    t = d.trained
+    return next((i for i, x in enumerate(t) if x), len(t))
 
 
 def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
@@ -177,8 +177,7 @@ def _continuations(engine, datums: Sequence[Datum], p0: int, kv, terms: LossTerm
         tgt = torch.zeros(n, w, dtype=torch.long, device=dev)
         for r, d in enumerate(chunk):
             m = len(d.model_input) - p0
-            sel[r, :m] = torch.tensor([x != 0 for x in
-                                       d.loss_fn_inputs.get("weights", d.loss_fn_inputs.get("advantages"))[p0:]])
+            sel[r, :m] = torch.tensor(d.trained[p0:])
             tgt[r, :m] = torch.tensor(d.loss_fn_inputs["target_tokens"][p0:])
         logits = head(hidden[sel]).float()
         lp_sel = logits.gather(-1, tgt[sel][:, None])[:, 0] - torch.logsumexp(logits, -1)
